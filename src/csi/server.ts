@@ -1,0 +1,151 @@
+// The CSI gRPC transport: binds the endpoint, wraps every handler with request ids, structured logs,
+// metrics and the single error → gRPC status mapping, and drains in-flight calls on shutdown.
+import { randomUUID } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import { type Logger, redactRequest } from "../observability/logger.ts";
+import { metrics } from "../observability/metrics.ts";
+import { CsiError } from "./errors.ts";
+import { loadCsi } from "./proto.ts";
+import type { CallContext, ControllerService, IdentityService, NodeService } from "./types.ts";
+
+export interface Endpoint {
+  /** What grpc-js binds to: `unix:///abs/path` or `host:port`. */
+  bindAddress: string;
+  socketPath?: string;
+}
+
+/** Parses `unix:///path/csi.sock`, `unix:/path`, `/path`, `tcp://host:port` or `host:port`. */
+export function parseEndpoint(endpoint: string): Endpoint {
+  if (endpoint.startsWith("unix://")) {
+    const path = endpoint.slice("unix://".length);
+    if (!path.startsWith("/")) throw new Error(`endpoint ${endpoint}: unix socket path must be absolute`);
+    return { bindAddress: `unix://${path}`, socketPath: path };
+  }
+  if (endpoint.startsWith("unix:")) return parseEndpoint(`unix://${endpoint.slice(5)}`);
+  if (endpoint.startsWith("/")) return parseEndpoint(`unix://${endpoint}`);
+  const hostPort = endpoint.startsWith("tcp://") ? endpoint.slice("tcp://".length) : endpoint;
+  if (!/^[\w.-]*:\d+$|^\[[\da-fA-F:]+\]:\d+$/.test(hostPort)) throw new Error(`endpoint ${endpoint}: expected unix:///path or tcp://host:port`);
+  return { bindAddress: hostPort };
+}
+
+/** Maps anything a handler throws to a gRPC status: CsiError keeps its code, the rest is INTERNAL. */
+export function toGrpcStatus(err: unknown): { code: grpc.status; details: string } {
+  if (err instanceof CsiError) return { code: err.code, details: err.message };
+  if (err instanceof Error && err.name === "AbortError") return { code: grpc.status.CANCELLED, details: "operation cancelled" };
+  const msg = err instanceof Error ? err.message : String(err);
+  return { code: grpc.status.INTERNAL, details: msg };
+}
+
+export interface CsiServices {
+  identity: IdentityService;
+  controller?: ControllerService;
+  node?: NodeService;
+}
+
+// Calls that fire constantly and change nothing are logged at debug, everything else at info.
+const QUIET_METHODS = new Set(["Probe", "NodeGetCapabilities", "ControllerGetCapabilities", "GetPluginInfo", "GetPluginCapabilities", "NodeGetVolumeStats", "GetCapacity"]);
+
+export class CsiServer {
+  readonly #server = new grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+  readonly #log: Logger;
+  #endpoint?: Endpoint;
+  readonly #inflight = new Set<AbortController>();
+
+  constructor(services: CsiServices, log: Logger) {
+    this.#log = log;
+    const csi = loadCsi().csi.v1;
+    this.#server.addService(csi.Identity.service, this.#wrap(services.identity));
+    if (services.controller) this.#server.addService(csi.Controller.service, this.#wrap(services.controller));
+    if (services.node) this.#server.addService(csi.Node.service, this.#wrap(services.node));
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: the service maps are typed at their definition
+  #wrap(impl: Record<string, (req: any, ctx: CallContext) => Promise<any>>): grpc.UntypedServiceImplementation {
+    const out: grpc.UntypedServiceImplementation = {};
+    for (const [method, fn] of Object.entries(impl)) {
+      out[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        void this.#handle(method, fn, call, callback);
+      };
+    }
+    return out;
+  }
+
+  async #handle(
+    method: string,
+    // biome-ignore lint/suspicious/noExplicitAny: see #wrap
+    fn: (req: any, ctx: CallContext) => Promise<any>,
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    callback: grpc.sendUnaryData<unknown>,
+  ): Promise<void> {
+    const started = performance.now();
+    const requestId = (call.metadata.get("x-request-id")[0] as string | undefined) ?? randomUUID();
+    const abort = new AbortController();
+    this.#inflight.add(abort);
+    call.on("cancelled", () => abort.abort(new Error("call cancelled by client")));
+    const req = call.request as Record<string, unknown>;
+    const volumeId = (req?.volume_id as string | undefined) || (req?.name as string | undefined) || undefined;
+    const log = this.#log.child({ method, requestId, ...(volumeId ? { volumeId } : {}) });
+    const quiet = QUIET_METHODS.has(method);
+    if (quiet) log.debug({ request: redactRequest(req) }, "call");
+    else log.info({ request: redactRequest(req) }, "call");
+    try {
+      const res = await fn(req, { method, requestId, log, signal: abort.signal });
+      const seconds = (performance.now() - started) / 1000;
+      metrics.rpcTotal.inc({ method, code: "OK" });
+      metrics.rpcDuration.observe({ method, code: "OK" }, seconds);
+      if (quiet) log.debug({ ms: Math.round(seconds * 1000) }, "ok");
+      else log.info({ ms: Math.round(seconds * 1000), response: redactRequest(res) }, "ok");
+      callback(null, res);
+    } catch (err) {
+      const { code, details } = toGrpcStatus(err);
+      const codeName = grpc.status[code] ?? String(code);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.rpcTotal.inc({ method, code: codeName });
+      metrics.rpcDuration.observe({ method, code: codeName }, seconds);
+      const fields = { ms: Math.round(seconds * 1000), code: codeName, details };
+      if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) log.error({ ...fields, err }, "failed");
+      else log.warn(fields, "failed");
+      callback({ code, details, metadata: new grpc.Metadata() });
+    } finally {
+      this.#inflight.delete(abort);
+    }
+  }
+
+  /** Binds and starts serving. A stale unix socket left by a crash is removed first. */
+  async listen(endpoint: string): Promise<string> {
+    const ep = parseEndpoint(endpoint);
+    if (ep.socketPath && existsSync(ep.socketPath)) rmSync(ep.socketPath, { force: true });
+    const port = await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(ep.bindAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    this.#endpoint = ep;
+    const address = ep.socketPath ? `unix://${ep.socketPath}` : ep.bindAddress.replace(/:0$/, `:${port}`);
+    this.#log.info({ endpoint: address }, "CSI endpoint listening");
+    return address;
+  }
+
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Stops accepting calls, lets in-flight ones finish until the deadline, then forces, then removes the socket. */
+  async shutdown(deadlineMs = 30_000): Promise<void> {
+    const log = this.#log;
+    log.info({ inflight: this.#inflight.size, deadlineMs }, "draining CSI server");
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        log.warn({ inflight: this.#inflight.size }, "drain deadline passed; cancelling in-flight calls");
+        for (const a of this.#inflight) a.abort(new Error("server shutting down"));
+        this.#server.forceShutdown();
+        resolve();
+      }, deadlineMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (this.#endpoint?.socketPath) rmSync(this.#endpoint.socketPath, { force: true });
+    log.info("CSI server stopped");
+  }
+}
