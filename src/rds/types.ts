@@ -1,0 +1,134 @@
+// The controller's view of an RDS appliance. Everything the driver needs to remember about a volume lives
+// on the appliance itself (slot, file, export, comment), so a restarted controller needs no local state.
+// Implemented over SSH by ./client.ts; the simulator (src/sim) speaks the same CLI.
+
+/** A `/disk` item of `type=file`. */
+export interface FileDisk {
+  /** RouterOS internal id, e.g. `*1A`. */
+  id: string;
+  slot: string;
+  /** Backing file as `/file` names it: no leading slash, e.g. `storage-pool/k8s/pvc-1.img`. */
+  filePath: string;
+  /** Exact size in bytes (from `size=`, never from the humanized `file-size=`). */
+  sizeBytes: number;
+  nvmeExport: boolean;
+  nvmePort?: number;
+  nqn?: string;
+  /** `nvme-tcp-server-allow-host-name`, split on commas; empty = any host. */
+  allowedHosts: string[];
+  /** Free text kept by RouterOS; the driver stores its volume record here (see controller/volume-record.ts). */
+  comment: string;
+  disabled: boolean;
+}
+
+/** A formatted, mounted disk (RAID or partition) that holds volume files. */
+export interface Pool {
+  slot: string;
+  mountPoint: string;
+  fs: string;
+  sizeBytes: number;
+  freeBytes: number;
+}
+
+export interface RdsFile {
+  /** No leading slash. */
+  name: string;
+  /** `directory`, `disk`, `file`, `.img file`, ... */
+  type: string;
+  sizeBytes?: number;
+}
+
+export interface AddFileDiskSpec {
+  slot: string;
+  /** No leading slash: `<pool mount point>/<dir>/<slot>.img`. */
+  filePath: string;
+  /** Exact bytes. Omitted = attach an existing file. */
+  fileSizeBytes?: number;
+  comment: string;
+  nvmeExport: boolean;
+  nvmePort: number;
+  /** Custom NQN (RouterOS 7.21+); omitted = the slot name is the NQN. */
+  nqn?: string;
+  allowedHosts?: string[];
+}
+
+export interface DiskChanges {
+  fileSizeBytes?: number;
+  comment?: string;
+  nvmeExport?: boolean;
+  allowedHosts?: string[];
+}
+
+export interface SystemInfo {
+  version: string;
+  boardName?: string;
+  /** Installed packages, e.g. `routeros`, `rose-storage`. */
+  packages: string[];
+}
+
+export type RdsErrorKind =
+  | "not-found" // no such item
+  | "no-space" // pool full
+  | "exists" // slot or file already there
+  | "permission" // not enough permissions
+  | "invalid" // RouterOS rejected a value or the syntax (a driver bug: inputs are validated before)
+  | "unavailable" // SSH down, reconnecting, host key refused, auth failed
+  | "timeout" // command exceeded its timeout (its channel was closed)
+  | "failure"; // any other `failure: ...` or unrecognised output
+
+export class RdsError extends Error {
+  readonly kind: RdsErrorKind;
+  readonly command?: string;
+  constructor(kind: RdsErrorKind, message: string, opts: { command?: string; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = "RdsError";
+    this.kind = kind;
+    this.command = opts.command;
+  }
+}
+
+export interface RdsClient {
+  /** undefined when no disk has that slot. */
+  getDisk(slot: string): Promise<FileDisk | undefined>;
+  /** File disks whose slot starts with the prefix. */
+  listDisks(slotPrefix: string): Promise<FileDisk[]>;
+  /** `/disk add type=file ...`; throws RdsError("exists") if the slot is taken, ("no-space") when full. */
+  addFileDisk(spec: AddFileDiskSpec): Promise<void>;
+  /** `/disk set`; throws RdsError("not-found") if the slot does not exist. */
+  setDisk(slot: string, changes: DiskChanges): Promise<void>;
+  /** `/disk remove`; a missing slot is not an error. The backing file stays (RouterOS behaviour). */
+  removeDisk(slot: string): Promise<void>;
+  getFile(name: string): Promise<RdsFile | undefined>;
+  /** Files whose name starts with the prefix (no leading slash). */
+  listFiles(prefix: string): Promise<RdsFile[]>;
+  /** `/file remove`; a missing file is not an error. */
+  removeFile(name: string): Promise<void>;
+  /** `/file add type=directory`; an existing directory is not an error. */
+  ensureDirectory(name: string): Promise<void>;
+  /** The pool disk whose mount point is given (first component of the volume path). */
+  getPool(mountPoint: string): Promise<Pool | undefined>;
+  systemInfo(): Promise<SystemInfo>;
+  /** Cheap round trip proving SSH works and the CLI answers. */
+  ping(): Promise<void>;
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+/** How to reach one RDS over SSH. */
+export interface RdsConnectionConfig {
+  host: string;
+  port: number;
+  user: string;
+  /** OpenSSH or PEM private key (ed25519 or RSA). */
+  privateKey: string | Buffer;
+  passphrase?: string;
+  /** Pinned host key: an OpenSSH public key line (`ssh-ed25519 AAAA...`) or a `SHA256:...` fingerprint. */
+  hostKey?: string;
+  /** Explicit opt-out of pinning; loud in the logs. */
+  insecureSkipHostKeyCheck?: boolean;
+  /** Max concurrent exec channels on the one connection. */
+  maxChannels?: number;
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+}

@@ -1,0 +1,68 @@
+// Public surface of the RouterOS simulator (`rds-csi sim`), used by the CLI, the demo, tests and benchmarks.
+
+export interface SimPoolSpec {
+  /** Slot and mount point of the pool disk, e.g. `storage-pool`. */
+  name: string;
+  sizeBytes: number;
+  fs?: "xfs" | "btrfs" | "ext4";
+}
+
+export interface SimulatorOptions {
+  host?: string; // default 127.0.0.1
+  port?: number; // default 0 = pick a free port
+  /** Disk files live here as `<dataDir>/<file-path>` (sparse); the host key is kept here when hostKeyPath is unset. */
+  dataDir: string;
+  /** OpenSSH public key lines allowed to log in (any user name; `name+opts` accepted). */
+  authorizedKeys: string[];
+  hostKeyPath?: string;
+  pools?: SimPoolSpec[]; // default one 100 GiB xfs pool `storage-pool`
+  /** Wrap width for `print detail` (default 80); 0 = no wrapping. */
+  wrapWidth?: number;
+  /** Where RouterOS errors go: real RouterOS prints them on stdout with exit status 0 (the default). */
+  errorStream?: "stdout" | "stderr";
+  errorExitCode?: number;
+  /** Reported by `/system resource print`; default 7.24.1. */
+  version?: string;
+  /** Installed packages reported by `/system package print`; default routeros, rose-storage. */
+  packages?: string[];
+}
+
+/** Fault and latency injection. Patterns are matched against the whole command line (substring or RegExp). */
+export interface SimFaults {
+  /** Delay every matching command by ms (plus up to jitterMs). */
+  latency(ms: number, opts?: { match?: string | RegExp; jitterMs?: number }): void;
+  /** Matching commands never answer (the channel stays open) until clear(). */
+  hang(match: string | RegExp): void;
+  /** The SSH connection is dropped when a matching command arrives (before it runs, or after with `after: true`). */
+  dropConnection(match: string | RegExp, opts?: { after?: boolean; times?: number }): void;
+  /** After n more commands, every command fails with message (a `failure: ...` line). */
+  failAfter(n: number, message?: string): void;
+  /** Matching commands fail once with the message, then behave. */
+  failNext(match: string | RegExp, message: string, times?: number): void;
+  /** Pool reports no free space; `/disk add` with file-size fails with `failure: not enough space`. */
+  diskFull(on: boolean): void;
+  clear(): void;
+}
+
+export interface SimCommandLogEntry {
+  at: number;
+  user: string;
+  command: string;
+  output: string;
+}
+
+export interface Simulator {
+  readonly host: string;
+  readonly port: number;
+  /** OpenSSH public key line of the host key, for pinning. */
+  readonly hostPublicKey: string;
+  /** `SHA256:<base64>` fingerprint of the host key. */
+  readonly hostKeyFingerprint: string;
+  readonly commandLog: SimCommandLogEntry[];
+  readonly faults: SimFaults;
+  /** Absolute local path of a RouterOS file name (`storage-pool/k8s/x.img`). */
+  localPath(fileName: string): string;
+  /** Number of currently open SSH connections / exec channels (for tests of the client's pooling). */
+  readonly stats: { connections: number; channels: number; maxConcurrentChannels: number; totalConnections: number };
+  close(): Promise<void>;
+}
