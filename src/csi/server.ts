@@ -5,6 +5,7 @@ import { existsSync, rmSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { type Logger, redactRequest } from "../observability/logger.ts";
 import { metrics } from "../observability/metrics.ts";
+import { RdsError, type RdsErrorKind } from "../rds/types.ts";
 import { CsiError } from "./errors.ts";
 import { loadCsi } from "./proto.ts";
 import type { CallContext, ControllerService, IdentityService, NodeService } from "./types.ts";
@@ -32,10 +33,24 @@ export function parseEndpoint(endpoint: string): Endpoint {
 /** Maps anything a handler throws to a gRPC status: CsiError keeps its code, the rest is INTERNAL. */
 export function toGrpcStatus(err: unknown): { code: grpc.status; details: string } {
   if (err instanceof CsiError) return { code: err.code, details: err.message };
+  if (err instanceof RdsError) return { code: RDS_ERROR_CODES[err.kind], details: `RDS: ${err.message}` };
   if (err instanceof Error && err.name === "AbortError") return { code: grpc.status.CANCELLED, details: "operation cancelled" };
   const msg = err instanceof Error ? err.message : String(err);
   return { code: grpc.status.INTERNAL, details: msg };
 }
+
+// Appliance errors that reach the transport unhandled. UNAVAILABLE makes the CO retry with back-off;
+// a permission problem is the operator's to fix (the SSH user's group), not the caller's.
+const RDS_ERROR_CODES: Record<RdsErrorKind, grpc.status> = {
+  "not-found": grpc.status.NOT_FOUND,
+  "no-space": grpc.status.RESOURCE_EXHAUSTED,
+  exists: grpc.status.ALREADY_EXISTS,
+  permission: grpc.status.FAILED_PRECONDITION,
+  invalid: grpc.status.INTERNAL,
+  unavailable: grpc.status.UNAVAILABLE,
+  timeout: grpc.status.UNAVAILABLE,
+  failure: grpc.status.INTERNAL,
+};
 
 export interface CsiServices {
   identity: IdentityService;

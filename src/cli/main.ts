@@ -1,0 +1,61 @@
+// `rds-csi <command>`: one executable for the controller, the node plugin, both, the RouterOS
+// simulator, the demo and (later) the doctor.
+import { runDriverCli } from "./run-driver.ts";
+
+const USAGE = `usage: rds-csi <command> [flags]
+
+commands:
+  controller   CSI controller service (provisions volumes on the RDS over SSH)
+  node         CSI node service (attaches, stages and publishes volumes on this node)
+  all          controller and node in one process
+  sim          RouterOS simulator (an SSH server that behaves like an RDS)
+  demo         walk a volume through its whole life on the embedded simulator
+  version      print the version
+
+Run 'rds-csi <command> --help' for the flags of a command; every flag can also be set as an
+environment variable RDS_CSI_<FLAG> (e.g. RDS_CSI_RDS_ADDRESS) or in a JSON file given with --config.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "controller":
+    case "node":
+    case "all":
+      if (rest.includes("--help")) return printDriverHelp(command);
+      return runDriverCli(command, rest);
+    case "sim": {
+      const { runSimCli } = await import("../sim/cli.ts");
+      return runSimCli(rest);
+    }
+    case "demo": {
+      const { runDemo } = await import("./demo.ts");
+      return runDemo(rest);
+    }
+    case "version": {
+      const { DRIVER_VERSION } = await import("../csi/identity.ts");
+      process.stdout.write(`rds-csi ${DRIVER_VERSION}\n`);
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`rds-csi: unknown command "${command}"\n\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+async function printDriverHelp(mode: string): Promise<void> {
+  const { FLAGS } = await import("../config/load.ts");
+  const lines = Object.keys(FLAGS).map((f) => `  --${f}`);
+  process.stdout.write(`usage: rds-csi ${mode} [--config FILE] [flags]\n\nflags:\n${lines.join("\n")}\n\nSee docs/configuration.md for what each flag means and its default.\n`);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`rds-csi: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

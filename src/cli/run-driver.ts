@@ -1,0 +1,144 @@
+// `rds-csi controller|node|all`: wires configuration, the RDS client, the services and the gRPC server,
+// and handles SIGTERM (drain in-flight calls up to a deadline, remove the socket, close connections).
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import type { Config, Mode } from "../config/schema.ts";
+import { createControllerService } from "../controller/controller-service.ts";
+import { KubeNodeRegistry, type NodeRegistry, StaticNodeRegistry } from "../controller/node-registry.ts";
+import { createIdentityService } from "../csi/identity.ts";
+import { CsiServer } from "../csi/server.ts";
+import type { ControllerService, NodeService } from "../csi/types.ts";
+import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
+import { createNodeService } from "../node/node-service.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
+import { startMetricsServer } from "../observability/metrics-server.ts";
+import { createRdsClient } from "../rds/client.ts";
+import type { RdsClient } from "../rds/types.ts";
+
+export interface RunningDriver {
+  endpoint: string;
+  config: Config;
+  rds?: RdsClient;
+  stop(): Promise<void>;
+}
+
+function nodeRegistry(config: Config, log: Logger): NodeRegistry {
+  if (KubeNodeRegistry.available()) return new KubeNodeRegistry();
+  const nodes = [...config.knownNodes, ...(config.mode === "all" && config.nodeId ? [config.nodeId] : [])];
+  if (nodes.length === 0) throw new ConfigError("invalid configuration: --known-nodes is required for a controller outside Kubernetes (ControllerPublish must know which nodes exist)");
+  log.info({ nodes }, "node ids come from the configured list");
+  return new StaticNodeRegistry(nodes);
+}
+
+export async function startDriver(config: Config, log: Logger): Promise<RunningDriver> {
+  const withController = config.mode !== "node";
+  const withNode = config.mode !== "controller";
+  let rds: RdsClient | undefined;
+  let controller: ControllerService | undefined;
+  let node: (NodeService & { start(): Promise<void>; close(): Promise<void> }) | undefined;
+  const readiness: Array<() => Promise<void>> = [];
+
+  if (withController) {
+    if (config.rdsInsecureSkipHostKeyCheck)
+      log.warn({ security: true }, "SSH host key pinning is DISABLED (--rds-insecure-skip-host-key-check): a machine in the middle can impersonate the RDS");
+    rds = createRdsClient(
+      {
+        host: config.rdsAddress!,
+        port: config.rdsPort,
+        user: config.rdsUser,
+        privateKey: readFileSync(config.rdsKeyFile!),
+        hostKey: config.rdsHostKey,
+        insecureSkipHostKeyCheck: config.rdsInsecureSkipHostKeyCheck,
+        maxChannels: config.rdsMaxChannels,
+        commandTimeoutMs: config.rdsCommandTimeoutMs,
+      },
+      log.child({ component: "rds" }),
+    );
+    const client = rds;
+    controller = createControllerService({
+      rds: client,
+      log: log.child({ component: "controller" }),
+      nodes: nodeRegistry(config, log),
+      driverName: config.driverName,
+      volumePath: config.volumePath.replace(/^\/+|\/+$/g, ""),
+      nqnPrefix: config.nqnPrefix,
+      nvmeAddress: config.nvmeAddress ?? config.rdsAddress!,
+      nvmePort: config.nvmePort,
+    });
+    readiness.push(() => client.ping());
+  }
+  if (withNode) {
+    node = createNodeService({
+      nodeId: config.nodeId!,
+      driverName: config.driverName,
+      transport: config.transport,
+      loopRoot: config.loopRoot,
+      hostNqn: config.hostNqn ?? deriveHostNqn(config.nodeId!, config.driverName),
+      managedNqnPrefix: `${config.nqnPrefix}:`,
+      maxVolumesPerNode: config.maxVolumesPerNode,
+      log: log.child({ component: "node" }),
+    });
+    await node.start();
+  }
+
+  const server = new CsiServer(
+    { identity: createIdentityService({ driverName: config.driverName, hasController: withController, readinessChecks: readiness }), controller, node },
+    log,
+  );
+  const endpoint = await server.listen(config.endpoint);
+  let metricsServer: Server | undefined;
+  if (config.metricsAddress) metricsServer = await startMetricsServer(config.metricsAddress);
+
+  return {
+    endpoint,
+    config,
+    rds,
+    async stop() {
+      await server.shutdown(config.drainTimeoutMs);
+      metricsServer?.close();
+      await node?.close();
+      await rds?.close();
+    },
+  };
+}
+
+export async function runDriverCli(mode: Mode, argv: string[]): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(mode, argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`rds-csi ${mode}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, base: { mode, ...(config.nodeId ? { node: config.nodeId } : {}) } });
+  let driver: RunningDriver;
+  try {
+    driver = await startDriver(config, log);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`rds-csi ${mode}: ${err.message}\n`);
+      process.exit(2);
+    }
+    log.fatal({ err }, "failed to start");
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    driver.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}

@@ -1,0 +1,33 @@
+// Attach fencing, decided from the volume record alone (pure functions, unit-tested). Single-node modes
+// fence every other node; MULTI_NODE_MULTI_WRITER (raw block only) allows exactly two nodes at once,
+// which is what a KubeVirt live migration needs: source and destination during the hand-off.
+import type { CapabilityInfo } from "../csi/capability.ts";
+import { alreadyExists, failedPrecondition } from "../csi/errors.ts";
+import type { Attachment } from "./volume-record.ts";
+
+export const MAX_MULTI_NODE_ATTACHMENTS = 2;
+
+export type PublishPlan = { change: false } | { change: true; attachments: Attachment[] };
+
+export function planPublish(current: readonly Attachment[], nodeId: string, cap: CapabilityInfo, readonly: boolean, volumeId: string): PublishPlan {
+  const mode = cap.multiNode ? "multi" : "single";
+  const mine = current.find((a) => a.node === nodeId);
+  if (mine) {
+    if (mine.readonly !== readonly || mine.mode !== mode)
+      throw alreadyExists(`volume ${volumeId} is already published to node ${nodeId} with ${mine.readonly ? "read-only" : "read-write"} ${mine.mode}-node access`);
+    return { change: false };
+  }
+  const others = current.filter((a) => a.node !== nodeId);
+  if (others.length > 0) {
+    if (mode === "single" || others.some((a) => a.mode === "single"))
+      throw failedPrecondition(`volume ${volumeId} is published to node ${others.map((a) => a.node).join(", ")}; its access mode allows one node at a time`);
+    if (others.length >= MAX_MULTI_NODE_ATTACHMENTS)
+      throw failedPrecondition(`volume ${volumeId} is already published to ${others.length} nodes (${others.map((a) => a.node).join(", ")}); ReadWriteMany block allows ${MAX_MULTI_NODE_ATTACHMENTS} at once (live migration)`);
+  }
+  return { change: true, attachments: [...current, { node: nodeId, mode, readonly }] };
+}
+
+export function planUnpublish(current: readonly Attachment[], nodeId: string): PublishPlan {
+  const rest = current.filter((a) => a.node !== nodeId);
+  return rest.length === current.length ? { change: false } : { change: true, attachments: rest };
+}

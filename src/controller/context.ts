@@ -1,0 +1,94 @@
+// Shared state of the controller service: its dependencies, the per-volume lock, and the helpers
+// every RPC uses to read and write volume records on the appliance.
+import { aborted } from "../csi/errors.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { FileDisk, RdsClient } from "../rds/types.ts";
+import { KeyedLock } from "../util/keyed-lock.ts";
+import type { NodeRegistry } from "./node-registry.ts";
+import { decodeRecord, type VolumeRecord } from "./volume-record.ts";
+
+export interface ControllerOptions {
+  rds: RdsClient;
+  log: Logger;
+  nodes: NodeRegistry;
+  driverName: string;
+  /** Default `<pool>/<dir>` for volume files (no leading slash). */
+  volumePath: string;
+  nqnPrefix: string;
+  /** Default NVMe/TCP target address and port handed to nodes. */
+  nvmeAddress: string;
+  nvmePort: number;
+}
+
+export interface Volume {
+  disk: FileDisk;
+  record: VolumeRecord;
+}
+
+/** Custom NQNs (`nvme-tcp-server-nqn`) exist from RouterOS 7.21; before that the slot is the NQN. */
+export const CUSTOM_NQN_MIN_VERSION = [7, 21] as const;
+
+export class ControllerContext {
+  readonly opts: ControllerOptions;
+  readonly lock = new KeyedLock();
+  readonly #directories = new Set<string>();
+  #customNqn?: Promise<boolean>;
+
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
+  }
+
+  get rds(): RdsClient {
+    return this.opts.rds;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  /** The volume with this id, or undefined when there is none or the disk is not one this driver made. */
+  async loadVolume(volumeId: string): Promise<Volume | undefined> {
+    const disk = await this.rds.getDisk(volumeId);
+    if (!disk) return undefined;
+    const record = decodeRecord(disk.comment);
+    return record ? { disk, record } : undefined;
+  }
+
+  async ensureDirectory(path: string): Promise<void> {
+    if (this.#directories.has(path)) return;
+    await this.rds.ensureDirectory(path);
+    this.#directories.add(path);
+  }
+
+  async supportsCustomNqn(): Promise<boolean> {
+    this.#customNqn ??= this.rds.systemInfo().then(
+      (info) => versionAtLeast(info.version, CUSTOM_NQN_MIN_VERSION),
+      (err) => {
+        this.#customNqn = undefined; // ask again next time
+        throw err;
+      },
+    );
+    return this.#customNqn;
+  }
+
+  async nqnFor(slot: string): Promise<string | undefined> {
+    return (await this.supportsCustomNqn()) ? `${this.opts.nqnPrefix}:${slot}` : undefined;
+  }
+
+  /** Runs fn holding the keys; a concurrent call on any of them gets ABORTED (the CO retries). */
+  async exclusive<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    const r = await this.lock.tryWith(keys, fn);
+    if (!r.ok) throw aborted(`an operation on ${r.busy} is already in progress; retry later`);
+    return r.value;
+  }
+}
+
+export function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const parts = version.match(/\d+/g)?.map(Number) ?? [];
+  for (let i = 0; i < min.length; i++) {
+    const a = parts[i] ?? 0;
+    const b = min[i]!;
+    if (a !== b) return a > b;
+  }
+  return true;
+}

@@ -1,0 +1,47 @@
+// The CSI Controller service: maps each RPC to its implementation. Snapshots and volume modification
+// are not offered yet (capabilities say so; the RPCs answer UNIMPLEMENTED).
+import { unimplemented } from "../csi/errors.ts";
+import type { ControllerService } from "../csi/types.ts";
+import { type ControllerOptions, ControllerContext } from "./context.ts";
+import { createVolume, deleteVolume } from "./create-volume.ts";
+import { controllerExpand } from "./expand.ts";
+import { controllerPublish, controllerUnpublish } from "./publish.ts";
+import { controllerGetVolume, getCapacity, listVolumes, validateVolumeCapabilities } from "./queries.ts";
+
+export const CONTROLLER_CAPABILITIES = [
+  "CREATE_DELETE_VOLUME",
+  "PUBLISH_UNPUBLISH_VOLUME",
+  "LIST_VOLUMES",
+  "GET_CAPACITY",
+  "EXPAND_VOLUME",
+  "LIST_VOLUMES_PUBLISHED_NODES",
+  "VOLUME_CONDITION",
+  "GET_VOLUME",
+  "SINGLE_NODE_MULTI_WRITER",
+  "PUBLISH_READONLY",
+] as const;
+
+export function createControllerService(opts: ControllerOptions): ControllerService & { context: ControllerContext } {
+  const c = new ControllerContext(opts);
+  const notYet = (what: string) => async () => {
+    throw unimplemented(`${what} is not supported by this version of rds-csi`);
+  };
+  return {
+    context: c,
+    CreateVolume: (req) => createVolume(c, req),
+    DeleteVolume: (req) => deleteVolume(c, req),
+    ControllerPublishVolume: (req) => controllerPublish(c, req),
+    ControllerUnpublishVolume: (req) => controllerUnpublish(c, req),
+    ValidateVolumeCapabilities: (req) => validateVolumeCapabilities(c, req),
+    ListVolumes: (req) => listVolumes(c, req),
+    GetCapacity: (req) => getCapacity(c, req),
+    ControllerGetVolume: (req) => controllerGetVolume(c, req),
+    ControllerExpandVolume: (req) => controllerExpand(c, req),
+    ControllerGetCapabilities: async () => ({ capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type } })) }),
+    CreateSnapshot: notYet("CreateSnapshot"),
+    DeleteSnapshot: notYet("DeleteSnapshot"),
+    ListSnapshots: notYet("ListSnapshots"),
+    GetSnapshot: notYet("GetSnapshot"),
+    ControllerModifyVolume: notYet("ControllerModifyVolume"),
+  };
+}

@@ -1,0 +1,136 @@
+// CreateVolume and DeleteVolume: idempotent, crash-safe provisioning of file-backed NVMe/TCP exports.
+import { requireCapabilities } from "../csi/capability.ts";
+import { alreadyExists, failedPrecondition, invalidArgument, required, resourceExhausted } from "../csi/errors.ts";
+import type { CreateVolumeRequest__Output } from "../csi/generated/csi/v1/CreateVolumeRequest.ts";
+import type { CreateVolumeResponse } from "../csi/generated/csi/v1/CreateVolumeResponse.ts";
+import type { DeleteVolumeRequest__Output } from "../csi/generated/csi/v1/DeleteVolumeRequest.ts";
+import { VolumeContextKey } from "../csi/volume-context.ts";
+import { metrics } from "../observability/metrics.ts";
+import { RdsError } from "../rds/types.ts";
+import { resolveCapacity, sizeFits } from "./capacity-range.ts";
+import type { ControllerContext, Volume } from "./context.ts";
+import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
+import { isVolumeId, NAME_MAX, slotForName } from "./volume-id.ts";
+import { encodeRecord, type VolumeRecord } from "./volume-record.ts";
+
+export function volumeFilePath(volumePath: string, slot: string): string {
+  return `${normalizeVolumePath(volumePath)}/${slot}.img`;
+}
+
+function volumeResponse(v: Volume): CreateVolumeResponse {
+  const ctx: Record<string, string> = { [VolumeContextKey.name]: v.record.name };
+  if (v.record.params.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.record.params.mkfsOptions;
+  return { volume: { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx } };
+}
+
+export async function createVolume(c: ControllerContext, req: CreateVolumeRequest__Output): Promise<CreateVolumeResponse> {
+  const name = required(req.name, "name");
+  if (name.length > NAME_MAX) throw invalidArgument(`name is longer than ${NAME_MAX} characters`);
+  requireCapabilities(req.volume_capabilities);
+  const range = resolveCapacity(req.capacity_range);
+  const params = parseParams(req.parameters);
+  if (req.volume_content_source?.type) throw invalidArgument("creating a volume from a snapshot or another volume is not supported yet");
+  const slot = slotForName(name);
+  const volumePath = params.volumePath ?? c.opts.volumePath;
+
+  return c.exclusive([`name:${name}`, `vol:${slot}`], async () => {
+    const existing = await existingVolume(c, slot, name, range, storedParams(params));
+    if (existing) return volumeResponse(existing);
+
+    const filePath = volumeFilePath(volumePath, slot);
+    // No disk item, but a file at our path: a delete that crashed between `/disk remove` and
+    // `/file remove`, or an add that failed half-way. No volume owns it, so it must go before we
+    // create a fresh one (reusing it would hand a deleted volume's data to a new claim).
+    if (await c.rds.getFile(filePath)) {
+      c.log.warn({ slot, filePath }, "removing leftover file with no disk item before creating the volume");
+      await c.rds.removeFile(filePath);
+    }
+    const pool = await c.rds.getPool(poolOf(volumePath));
+    if (!pool) throw failedPrecondition(`pool "${poolOf(volumePath)}" (first component of volume path ${volumePath}) is not a mounted disk on the RDS`);
+    metrics.poolBytes.set({ kind: "free" }, pool.freeBytes);
+    if (pool.freeBytes < range.size) throw resourceExhausted(`not enough space on pool ${pool.slot}: ${range.size} bytes requested, ${pool.freeBytes} free`);
+    await c.ensureDirectory(normalizeVolumePath(volumePath));
+
+    const record: VolumeRecord = { name, requiredBytes: range.required, params: storedParams(params), attachments: [], createdAt: new Date().toISOString() };
+    try {
+      await c.rds.addFileDisk({
+        slot,
+        filePath,
+        fileSizeBytes: range.size,
+        comment: encodeRecord(record),
+        nvmeExport: true,
+        nvmePort: params.nvmePort ?? c.opts.nvmePort,
+        nqn: await c.nqnFor(slot),
+      });
+    } catch (err) {
+      if (err instanceof RdsError && err.kind === "no-space") throw resourceExhausted(`not enough space on pool ${pool.slot} for ${range.size} bytes`);
+      // Another controller (or an attempt whose reply was lost) made it meanwhile: same checks as a retry.
+      if (err instanceof RdsError && err.kind === "exists") {
+        const raced = await existingVolume(c, slot, name, range, storedParams(params));
+        if (raced) return volumeResponse(raced);
+      }
+      throw err;
+    }
+    const created = await c.loadVolume(slot);
+    if (!created || created.disk.sizeBytes !== range.size)
+      throw failedPrecondition(`RDS did not keep volume ${slot} as written (expected ${range.size} bytes, found ${created ? created.disk.sizeBytes : "nothing"})`);
+    c.log.info({ slot, bytes: range.size, filePath }, "volume created");
+    return volumeResponse(created);
+  });
+}
+
+/** A retried CreateVolume: the same name and a compatible size and parameters return the existing volume. */
+async function existingVolume(
+  c: ControllerContext,
+  slot: string,
+  name: string,
+  range: ReturnType<typeof resolveCapacity>,
+  params: Record<string, string>,
+): Promise<Volume | undefined> {
+  const disk = await c.rds.getDisk(slot);
+  if (!disk) return undefined;
+  const v = await c.loadVolume(slot);
+  if (!v) throw alreadyExists(`disk slot ${slot} exists on the RDS but was not created by this driver; refusing to touch it`);
+  if (v.record.name !== name) throw alreadyExists(`volume id ${slot} belongs to another volume name`);
+  if (!sizeFits(v.disk.sizeBytes, range))
+    throw alreadyExists(`volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`);
+  if (JSON.stringify(sortKeys(v.record.params)) !== JSON.stringify(sortKeys(params))) throw alreadyExists(`volume ${name} exists with other parameters`);
+  if (!v.disk.nvmeExport) {
+    // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
+    await c.rds.setDisk(slot, { nvmeExport: true });
+    v.disk.nvmeExport = true;
+  }
+  return v;
+}
+
+function sortKeys(o: Record<string, string>): [string, string][] {
+  return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+}
+
+export async function deleteVolume(c: ControllerContext, req: DeleteVolumeRequest__Output): Promise<Record<string, never>> {
+  const id = required(req.volume_id, "volume_id");
+  if (!isVolumeId(id)) return {}; // not an id we issue: nothing of ours to delete (CSI: unknown id → OK)
+  return c.exclusive([`vol:${id}`], async () => {
+    const v = await c.loadVolume(id);
+    if (v) {
+      const attached = v.record.attachments.map((a) => a.node);
+      if (attached.length) throw failedPrecondition(`volume ${id} is still published to ${attached.join(", ")}; unpublish it first`);
+      // Disable the export first so no initiator keeps writing to a disk that is going away.
+      if (v.disk.nvmeExport) await c.rds.setDisk(id, { nvmeExport: false });
+      await c.rds.removeDisk(id);
+      await c.rds.removeFile(v.disk.filePath); // RouterOS leaves the backing file behind
+      c.log.info({ slot: id, filePath: v.disk.filePath }, "volume deleted");
+      return {};
+    }
+    const disk = await c.rds.getDisk(id);
+    if (disk) {
+      c.log.warn({ slot: id }, "DeleteVolume: disk exists but was not created by this driver; leaving it alone");
+      return {};
+    }
+    // No disk: a previous delete may have crashed before removing the file. Finish it.
+    const params = c.opts.volumePath;
+    const candidates = await c.rds.listFiles(`${normalizeVolumePath(params)}/${id}.img`);
+    for (const f of candidates) if (f.name.endsWith(`/${id}.img`)) await c.rds.removeFile(f.name);
+    return {};
+  });
+}

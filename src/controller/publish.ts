@@ -1,0 +1,67 @@
+// ControllerPublishVolume / ControllerUnpublishVolume: attach fencing recorded on the appliance, the
+// export's allowed hosts following the attachments, and a publish_context with everything the node needs.
+import { describeCapability } from "../csi/capability.ts";
+import { invalidArgument, notFound, required } from "../csi/errors.ts";
+import type { ControllerPublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerPublishVolumeRequest.ts";
+import type { ControllerPublishVolumeResponse } from "../csi/generated/csi/v1/ControllerPublishVolumeResponse.ts";
+import type { ControllerUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerUnpublishVolumeRequest.ts";
+import { PublishKey } from "../csi/volume-context.ts";
+import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
+import { planPublish, planUnpublish } from "./attachments.ts";
+import type { ControllerContext, Volume } from "./context.ts";
+import { isVolumeId } from "./volume-id.ts";
+import { type Attachment, encodeRecord } from "./volume-record.ts";
+
+export function publishContext(c: ControllerContext, v: Volume): Record<string, string> {
+  const p = v.record.params;
+  const ctx: Record<string, string> = {
+    [PublishKey.nqn]: v.disk.nqn || v.disk.slot,
+    [PublishKey.address]: p.nvmeAddress ?? c.opts.nvmeAddress,
+    [PublishKey.port]: String(v.disk.nvmePort ?? c.opts.nvmePort),
+    [PublishKey.filePath]: v.disk.filePath,
+  };
+  if (p.ctrlLossTmo !== undefined) ctx[PublishKey.ctrlLossTmo] = p.ctrlLossTmo;
+  if (p.reconnectDelay !== undefined) ctx[PublishKey.reconnectDelay] = p.reconnectDelay;
+  if (p.keepAliveTmo !== undefined) ctx[PublishKey.keepAliveTmo] = p.keepAliveTmo;
+  if (p.nrIoQueues !== undefined) ctx[PublishKey.nrIoQueues] = p.nrIoQueues;
+  return ctx;
+}
+
+async function saveAttachments(c: ControllerContext, v: Volume, attachments: Attachment[]): Promise<void> {
+  const record = { ...v.record, attachments };
+  const allowedHosts = [...new Set(attachments.map((a) => deriveHostNqn(a.node, c.opts.driverName)))];
+  // Re-assert the export too: an appliance that lost it (reboot, manual change) gets it back on attach.
+  await c.rds.setDisk(v.disk.slot, { comment: encodeRecord(record), allowedHosts, ...(v.disk.nvmeExport ? {} : { nvmeExport: true }) });
+  v.record = record;
+  v.disk.nvmeExport = true;
+  v.disk.allowedHosts = allowedHosts;
+}
+
+export async function controllerPublish(c: ControllerContext, req: ControllerPublishVolumeRequest__Output): Promise<ControllerPublishVolumeResponse> {
+  const id = required(req.volume_id, "volume_id");
+  const nodeId = required(req.node_id, "node_id");
+  if (!req.volume_capability) throw invalidArgument("volume_capability is required");
+  const cap = describeCapability(req.volume_capability);
+  if (!isVolumeId(id)) throw notFound(`volume ${id} does not exist`);
+  return c.exclusive([`vol:${id}`], async () => {
+    const v = await c.loadVolume(id);
+    if (!v) throw notFound(`volume ${id} does not exist`);
+    if (!(await c.opts.nodes.has(nodeId))) throw notFound(`node ${nodeId} does not exist (${c.opts.nodes.description})`);
+    const plan = planPublish(v.record.attachments, nodeId, cap, Boolean(req.readonly), id);
+    if (plan.change || !v.disk.nvmeExport) await saveAttachments(c, v, plan.change ? plan.attachments : v.record.attachments);
+    return { publish_context: publishContext(c, v) };
+  });
+}
+
+export async function controllerUnpublish(c: ControllerContext, req: ControllerUnpublishVolumeRequest__Output): Promise<Record<string, never>> {
+  const id = required(req.volume_id, "volume_id");
+  if (!isVolumeId(id)) return {};
+  return c.exclusive([`vol:${id}`], async () => {
+    const v = await c.loadVolume(id);
+    if (!v) return {}; // gone: nothing is attached to it any more
+    // An empty node_id means "from every node" (CSI allows it when the CO lost track).
+    const plan = req.node_id ? planUnpublish(v.record.attachments, req.node_id) : { change: v.record.attachments.length > 0, attachments: [] };
+    if (plan.change) await saveAttachments(c, v, plan.attachments);
+    return {};
+  });
+}
