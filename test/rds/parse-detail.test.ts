@@ -3,6 +3,10 @@ import { describe, expect, it } from "vitest";
 import { parsePrintDetail } from "../../src/rds/parse/print-detail.ts";
 import { DISK_KEYS, FILE_KEYS, toFileDisk, toPool, toRdsFile } from "../../src/rds/parse/records.ts";
 import { parseGroupedInt, parseSize, RdsParseError } from "../../src/rds/parse/values.ts";
+import type { FileDisk } from "../../src/rds/types.ts";
+import { toDetailRecord as toSimRecord } from "../../src/sim/items.ts";
+import { DISK_FLAGS, fileDiskItem, fileItem, poolItem } from "../../src/sim/records.ts";
+import { renderDetail as renderSimDetail } from "../../src/sim/render.ts";
 import { fileDiskArb, poolArb } from "./arbitraries.ts";
 import { fileDiskRecord, fileRecord, poolRecord, renderDetail } from "./helpers/render-detail.ts";
 
@@ -309,6 +313,86 @@ describe("property: render → parse round trip", () => {
           expect(parsed.map(toRdsFile)).toEqual(files);
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("property: the simulator's renderer (src/sim/render.ts) → parse round trip", () => {
+  const widthArb = fc.oneof(fc.constant(0), fc.integer({ min: 40, max: 300 }));
+  const simDisk = (d: FileDisk, i: number) =>
+    toSimRecord(
+      fileDiskItem(
+        {
+          id: `*${i + 1}`,
+          slot: d.slot,
+          filePath: d.filePath,
+          fileSize: d.sizeBytes,
+          fileOffset: 0,
+          ...(d.comment !== "" ? { comment: d.comment } : {}),
+          disabled: d.disabled,
+          nvmeExport: d.nvmeExport,
+          nvmePort: d.nvmePort ?? 4420,
+          nqn: d.nqn ?? "",
+          allowHost: d.allowedHosts.join(","),
+          password: "",
+        },
+        i,
+      ),
+    );
+
+  it("file disks (with and without known keys)", () => {
+    fc.assert(
+      fc.property(fc.array(fileDiskArb, { minLength: 1, maxLength: 4 }), widthArb, (list, width) => {
+        const text = renderSimDetail(list.map(simDisk), { width, flagDefs: DISK_FLAGS });
+        expect(disks(text).map(toFileDisk)).toEqual(list);
+        const plain = list.filter((d) => !d.comment.includes("="));
+        expect(
+          parsePrintDetail(renderSimDetail(plain.map(simDisk), { width, flagDefs: DISK_FLAGS })).map(
+            toFileDisk,
+          ),
+        ).toEqual(plain);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("pools and files", () => {
+    fc.assert(
+      fc.property(poolArb, widthArb, (pool, width) => {
+        const item = poolItem(
+          {
+            id: "*1",
+            name: pool.slot,
+            fs: pool.fs,
+            sizeBytes: pool.sizeBytes,
+            freeBytes: pool.freeBytes,
+            entries: 3,
+          },
+          0,
+        );
+        const [parsed] = disks(renderSimDetail([toSimRecord(item)], { width, flagDefs: DISK_FLAGS })).map(
+          toPool,
+        );
+        expect(parsed).toEqual({ ...pool, mountPoint: pool.slot });
+      }),
+      { numRuns: 200 },
+    );
+    const fileArb = fc.record({
+      name: fc.stringMatching(/^[a-z0-9-]{1,20}(\/[A-Za-z0-9._-]{1,60}){1,3}$/),
+      type: fc.constantFrom("directory", ".img file", "file"),
+      size: fc.integer({ min: 0, max: 9 }),
+    });
+    fc.assert(
+      fc.property(fc.array(fileArb, { minLength: 1, maxLength: 3 }), widthArb, (files, width) => {
+        const items = files.map((f, i) =>
+          toSimRecord(fileItem({ id: `*${i}`, ...f, lastModified: new Date(0) }, i)),
+        );
+        const parsed = parsePrintDetail(renderSimDetail(items, { width }), { knownKeys: FILE_KEYS }).map(
+          toRdsFile,
+        );
+        expect(parsed).toEqual(files.map((f) => ({ name: f.name, type: f.type, sizeBytes: f.size })));
+      }),
       { numRuns: 200 },
     );
   });

@@ -20,10 +20,13 @@
 //         known keys decide when given (glued known and split unknown → "", the reverse → " "), else "".
 // W is the given wrap width or, by default, the longest property line of the output (every hard split
 // produces a line of exactly W). Continuation lines are stripped of exactly the record's indentation, so a
-// split just before a space keeps that space. Comments (`;;; text`) continue on following lines until a line
-// that starts with `key=` (with known keys: a known key). Ambiguities that remain, by construction:
-// an exact-fit soft wrap in front of a key fragment without known keys (2e), and a renderer that wraps at
-// spaces *inside* a value on a line of exactly W; property-based tests pin the supported renderers.
+// split just before a space keeps that space. Comments (`;;; text`) are wrapped between words and continue
+// until a line that starts with `key=` (with known keys: a known key); see commentSeparator().
+// Ambiguities that remain, by construction: an exact-fit soft wrap in front of a key fragment without known
+// keys (2e); a renderer that wraps at spaces *inside* a property value on a line of exactly W; a comment
+// line of exactly W followed by a word that, with the line's last word, would not fit on one line.
+// Property-based tests (test/rds/parse-detail.test.ts) pin the supported renderers: the simulator's and an
+// independent one, with long tokens cut after filling the line or from a fresh line.
 import { RdsParseError, readQuoted } from "./values.ts";
 
 export interface DetailRecord {
@@ -139,13 +142,14 @@ function buildRecord(raw: RawRecord, width: number, knownKeys?: ReadonlySet<stri
   const lines = raw.lines;
   let k = 0;
   if (lines[0]?.content.startsWith(";;;")) {
+    const room = width - (raw.indent ?? 0);
     let comment = stripCommentMarker(lines[0].content);
     for (k = 1; k < lines.length; k++) {
       const line = lines[k] as PhysLine;
-      const sep = (lines[k - 1] as PhysLine).length >= width ? "" : " ";
-      if (line.content.startsWith(";;;")) comment += sep + stripCommentMarker(line.content);
-      else if (startsProperties(line.content, knownKeys)) break;
-      else comment += sep + line.content;
+      const marked = line.content.startsWith(";;;");
+      if (!marked && startsProperties(line.content, knownKeys)) break;
+      const next = marked ? stripCommentMarker(line.content) : line.content;
+      comment += commentSeparator(comment, lines[k - 1] as PhysLine, next, width, room) + next;
     }
     record.comment = comment;
   }
@@ -162,7 +166,27 @@ function buildRecord(raw: RawRecord, width: number, knownKeys?: ReadonlySet<stri
   return record;
 }
 
-const stripCommentMarker = (content: string): string => content.slice(3).replace(/^ /, "");
+const stripCommentMarker = (content: string): string => content.replace(/^;;; ?/, "");
+
+/**
+ * Comments are text, wrapped between words; a word longer than a whole line is cut at exactly the width.
+ * So a line shorter than the width ended at a space, and a full line ended inside a word only when that
+ * word (its part here plus its part on the next line) is longer than a line could hold.
+ */
+function commentSeparator(
+  comment: string,
+  prev: PhysLine,
+  next: string,
+  width: number,
+  room: number,
+): "" | " " {
+  if (comment === "") return ""; // `;;;` alone on the first line, the text starts on the next
+  if (prev.length < width) return " ";
+  if (next.startsWith(" ")) return ""; // cut just before a space: the space is on this line
+  const lastWord = prev.content.slice(prev.content.lastIndexOf(" ") + 1);
+  const firstWord = next.split(" ", 1)[0] as string;
+  return lastWord.length + firstWord.length <= room ? " " : "";
+}
 
 function startsProperties(content: string, knownKeys?: ReadonlySet<string>): boolean {
   const m = KEY_AT_START.exec(content);

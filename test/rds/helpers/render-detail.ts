@@ -2,7 +2,8 @@
 // of the simulator's renderer, so the parser is checked against two readings of the same spec):
 //   - the item number right-aligned to the widest number, the flags field as wide as the widest flag
 //     string, then one space; properties start at that column and continuation lines are indented to it;
-//   - a `;;; comment` starts at the property column of the first line, properties continue on the next line;
+//   - a `;;; comment` starts at the property column of the first line and wraps between words (a word longer
+//     than a line is cut like a long token); properties continue on the next line;
 //   - properties wrap at `width` between `key=value` tokens; a token longer than a whole line is split at
 //     exactly the width: either after filling the current line ("fill") or from a fresh line ("fresh");
 //   - records are separated by a line holding one space; lines end with CRLF; a `Flags:` legend lists
@@ -70,7 +71,7 @@ export function renderDetail(records: RenderRecord[], opts: RenderOptions): stri
         ? [...r.props, ["comment", rosQuote(r.comment)]]
         : r.props;
     if (r.comment !== undefined && opts.comments !== "prop") {
-      place(lines, `;;; ${r.comment}`, column, opts);
+      for (const word of [";;;", ...r.comment.split(" ")]) place(lines, word, column, opts);
       lines.push(" ".repeat(column));
     }
     for (const [k, v] of props) place(lines, `${k}=${v}`, column, opts);
