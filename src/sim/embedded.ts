@@ -27,7 +27,11 @@ export async function startEmbeddedRds(opts: Partial<SimulatorOptions> = {}): Pr
   const keyFile = join(keyDir, "id_ed25519");
   writeFileSync(keyFile, keys.private, { mode: 0o600 });
   writeFileSync(`${keyFile}.pub`, `${keys.public}\n`);
-  const sim = await startSimulator({ ...opts, dataDir, authorizedKeys: [...(opts.authorizedKeys ?? []), keys.public] });
+  const sim = await startSimulator({
+    ...opts,
+    dataDir,
+    authorizedKeys: [...(opts.authorizedKeys ?? []), keys.public],
+  });
   const user = "rds-csi";
   return {
     sim,

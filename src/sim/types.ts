@@ -63,6 +63,13 @@ export interface Simulator {
   /** Absolute local path of a RouterOS file name (`storage-pool/k8s/x.img`). */
   localPath(fileName: string): string;
   /** Number of currently open SSH connections / exec channels (for tests of the client's pooling). */
-  readonly stats: { connections: number; channels: number; maxConcurrentChannels: number; totalConnections: number };
+  readonly stats: {
+    connections: number;
+    channels: number;
+    maxConcurrentChannels: number;
+    totalConnections: number;
+  };
+  /** Changes the `print detail` wrap width for the following commands (0 = no wrapping). */
+  setWrapWidth?(width: number): void;
   close(): Promise<void>;
 }

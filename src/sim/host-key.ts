@@ -1,0 +1,52 @@
+// The simulator's SSH host key: loaded from a file, or created (ed25519) and kept there so the fingerprint
+// the driver pins survives restarts (regenerating it would break pinning, as on a real RDS, §6).
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import ssh2 from "ssh2";
+
+export interface HostKey {
+  privateKey: string;
+  /** OpenSSH public key line, `ssh-ed25519 AAAA...`. */
+  publicKeyLine: string;
+  /** `SHA256:<base64 without padding>`, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+}
+
+/** Public line and fingerprint of an OpenSSH/PEM key (private or public). */
+export function describeKey(key: string | Buffer): {
+  type: string;
+  blob: Buffer;
+  publicKeyLine: string;
+  fingerprint: string;
+} {
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new Error(`cannot parse SSH key: ${parsed.message}`);
+  const blob = parsed.getPublicSSH();
+  return {
+    type: parsed.type,
+    blob,
+    publicKeyLine: `${parsed.type} ${blob.toString("base64")}`,
+    fingerprint: `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`,
+  };
+}
+
+export async function loadOrCreateHostKey(path: string): Promise<HostKey> {
+  let privateKey: string;
+  try {
+    privateKey = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    privateKey = ssh2.utils.generateKeyPairSync("ed25519", { comment: "rds-csi simulator" }).private;
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      await writeFile(path, privateKey, { mode: 0o600, flag: "wx" });
+    } catch (e) {
+      // Another simulator on the same data directory created it first: use theirs.
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      privateKey = await readFile(path, "utf8");
+    }
+  }
+  const { publicKeyLine, fingerprint } = describeKey(privateKey);
+  return { privateKey, publicKeyLine, fingerprint };
+}
