@@ -1,0 +1,115 @@
+// What every node RPC shares: options, the transport, locks, breakers, and helpers over the host's
+// view (mountinfo, sysfs, /proc) — all rooted at configurable paths so tests can point them elsewhere.
+import { isAbsolute, resolve } from "node:path";
+import { aborted, invalidArgument, notFound, required } from "../csi/errors.ts";
+import type { CallContext } from "../csi/types.ts";
+import type { Logger } from "../observability/logger.ts";
+import { metrics } from "../observability/metrics.ts";
+import type { KeyedLock } from "../util/keyed-lock.ts";
+import type { VolumeBreakers } from "./breaker.ts";
+import type { HealthMode } from "./mount/fsck.ts";
+import { type MountEntry, readMountInfo } from "./mount/mountinfo.ts";
+import { findDeviceUsers } from "./nvme/device-usage.ts";
+import type { AttachTarget, BlockDevice, Transport } from "./nvme/transport.ts";
+
+export interface HostPaths {
+  sysfsRoot: string;
+  devRoot: string;
+  procRoot: string;
+  mountinfoPath: string;
+}
+
+export interface NodeTunables {
+  healthCheck: HealthMode;
+  fsckTimeoutMs: number;
+  probeAttempts: number;
+  probeRetryDelayMs: number;
+  /** How long NodeExpandVolume waits for the device to show the new size after a rescan. */
+  resizeWaitMs: number;
+}
+
+export interface NodeContext {
+  nodeId: string;
+  transport: Transport;
+  log: Logger;
+  locks: KeyedLock;
+  breakers: VolumeBreakers;
+  paths: HostPaths;
+  tune: NodeTunables;
+}
+
+export const mounts = (nc: NodeContext): Promise<MountEntry[]> => readMountInfo(nc.paths.mountinfoPath);
+
+export function mountEnv(nc: NodeContext) {
+  return { mountinfoPath: nc.paths.mountinfoPath, procRoot: nc.paths.procRoot };
+}
+
+/** Everything that still uses a device (mounts other than `ignore`, holders, loop pins, open files). */
+export function deviceUsers(
+  nc: NodeContext,
+  device: BlockDevice,
+  ignoreMountPoints: string[] = [],
+): Promise<string[]> {
+  return findDeviceUsers(device.name, { ...nc.paths, ignoreMountPoints });
+}
+
+/** A path from a request that this driver creates or mounts: absolute, normalised, no control characters. */
+export function requestPath(value: string | undefined | null, field: string): string {
+  const p = required(value, field);
+  if (!isAbsolute(p)) throw invalidArgument(`${field} must be an absolute path, got ${JSON.stringify(p)}`);
+  if (/[\u0000-\u001f]/.test(p) || p.length > 4096)
+    throw invalidArgument(`${field} contains control characters or is too long`);
+  return resolve(p);
+}
+
+/** A path a volume should be found at: a path that cannot exist is NOT_FOUND, not a bad request. */
+export function lookupPath(value: string | undefined | null, field: string): string {
+  const p = required(value, field);
+  if (!isAbsolute(p) || /[\u0000-\u001f]/.test(p))
+    throw notFound(`${field} ${JSON.stringify(p)} does not exist on this node`);
+  return resolve(p);
+}
+
+/**
+ * Runs fn holding the volume's lock (a concurrent call on the same volume gets ABORTED: CSI wants the CO
+ * to retry rather than queue), optionally through the volume's circuit breaker.
+ */
+export async function exclusive<T>(
+  nc: NodeContext,
+  volumeId: string,
+  opts: { breaker: boolean },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const r = await nc.locks.tryWith([`vol:${volumeId}`], () =>
+    opts.breaker ? nc.breakers.run(volumeId, fn) : fn(),
+  );
+  if (!r.ok) throw aborted(`an operation on volume ${volumeId} is already in progress`);
+  return r.value;
+}
+
+export async function attachMetered(
+  nc: NodeContext,
+  target: AttachTarget,
+  ctx: CallContext,
+): Promise<BlockDevice> {
+  const started = performance.now();
+  try {
+    const dev = await nc.transport.attach(target, ctx.signal);
+    metrics.attachTotal.inc({ transport: nc.transport.kind, result: "ok" });
+    metrics.attachDuration.observe({ transport: nc.transport.kind }, (performance.now() - started) / 1000);
+    return dev;
+  } catch (err) {
+    metrics.attachTotal.inc({ transport: nc.transport.kind, result: "error" });
+    throw err;
+  }
+}
+
+export async function detachMetered(nc: NodeContext, target: AttachTarget): Promise<void> {
+  try {
+    await nc.transport.detach(target);
+    metrics.detachTotal.inc({ transport: nc.transport.kind, result: "ok" });
+  } catch (err) {
+    metrics.detachTotal.inc({ transport: nc.transport.kind, result: "error" });
+    throw err;
+  }
+}

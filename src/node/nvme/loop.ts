@@ -1,0 +1,202 @@
+// Loop transport: the simulator keeps each RouterOS disk as `<loopRoot>/<file-path>`; the node attaches
+// that file as a loop device. Used for tests, CI, csi-sanity and demos, where no NVMe/TCP target exists.
+import { access, readdir, realpath, stat } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
+import { failedPrecondition, invalidArgument, notFound, unavailable } from "../../csi/errors.ts";
+import { PublishKey } from "../../csi/volume-context.ts";
+import type { Logger } from "../../observability/logger.ts";
+import { run } from "../../util/exec.ts";
+import { sleep } from "../../util/sleep.ts";
+import { readSysfs } from "./block-device.ts";
+import type { AttachTarget, BlockDevice, LoopTarget, Transport, UsageCheck } from "./transport.ts";
+
+export interface LoopOptions {
+  loopRoot: string;
+  sysfsRoot: string;
+  devRoot: string;
+  log: Logger;
+  losetupCommand?: string;
+  commandTimeoutMs?: number;
+}
+
+const FILE_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
+const DELETED = " (deleted)";
+
+function asLoop(t: AttachTarget): LoopTarget {
+  if (t.kind !== "loop") throw failedPrecondition(`the loop transport cannot handle a ${t.kind} target`);
+  return t;
+}
+
+export class LoopTransport implements Transport {
+  readonly kind = "loop" as const;
+  readonly #o: Required<Omit<LoopOptions, "log">> & { log: Logger };
+
+  constructor(opts: LoopOptions) {
+    if (!opts.loopRoot || !isAbsolute(opts.loopRoot))
+      throw new Error("loop transport: loopRoot must be an absolute directory");
+    this.#o = { losetupCommand: "losetup", commandTimeoutMs: 30_000, ...opts };
+  }
+
+  parseTarget(context: Record<string, string>): AttachTarget {
+    const filePath = (context[PublishKey.filePath] ?? "").replace(/^\/+/, "");
+    if (!filePath)
+      throw invalidArgument(
+        `${PublishKey.filePath} is required in the publish context for the loop transport`,
+      );
+    if (!FILE_PATH_RE.test(filePath) || filePath.split("/").some((p) => p === ".." || p === "."))
+      throw invalidArgument(
+        `${PublishKey.filePath} ${JSON.stringify(filePath)} is not a safe relative file path`,
+      );
+    return { kind: "loop", filePath };
+  }
+
+  targetKey(target: AttachTarget): string {
+    return target.kind === "loop" ? `file:${target.filePath}` : `nqn:${target.nqn}`;
+  }
+
+  manages(target: AttachTarget): boolean {
+    return target.kind === "loop"; // parseTarget already confined it to the loop root
+  }
+
+  async #root(): Promise<string> {
+    return realpath(this.#o.loopRoot);
+  }
+
+  async #backingPath(t: LoopTarget): Promise<string> {
+    return join(await this.#root(), t.filePath);
+  }
+
+  async check(): Promise<void> {
+    const problems: string[] = [];
+    const r = await run(this.#o.losetupCommand, ["--version"], { timeoutMs: 10_000 }).then(
+      (x) => (x.code === 0 ? "" : `exit status ${x.code}`),
+      (e: Error) => e.message,
+    );
+    if (r) problems.push(`losetup is not usable (${r}); install util-linux`);
+    if (
+      !(await access(join(this.#o.devRoot, "loop-control")).then(
+        () => true,
+        () => false,
+      ))
+    )
+      problems.push(`${join(this.#o.devRoot, "loop-control")} is missing (modprobe loop)`);
+    const root = await stat(this.#o.loopRoot).catch(() => undefined);
+    if (!root?.isDirectory()) problems.push(`loop root ${this.#o.loopRoot} is not a directory`);
+    if (problems.length) throw failedPrecondition(`loop transport not usable: ${problems.join("; ")}`);
+  }
+
+  /** Loop devices with their backing file, from /sys/block/loop*\/loop/backing_file. */
+  async #loops(): Promise<Array<{ name: string; backing: string }>> {
+    const out: Array<{ name: string; backing: string }> = [];
+    let entries: string[] = [];
+    try {
+      entries = await readdir(join(this.#o.sysfsRoot, "block"));
+    } catch {
+      return out;
+    }
+    for (const name of entries) {
+      if (!/^loop\d+$/.test(name)) continue;
+      const backing = await readSysfs(join(this.#o.sysfsRoot, "block", name, "loop", "backing_file"));
+      if (backing) out.push({ name, backing });
+    }
+    return out.sort((a, b) => Number(a.name.slice(4)) - Number(b.name.slice(4)));
+  }
+
+  async findDevice(target: AttachTarget): Promise<BlockDevice | undefined> {
+    const file = await this.#backingPath(asLoop(target));
+    const hit = (await this.#loops()).find((l) => l.backing === file);
+    return hit ? { name: hit.name, path: join(this.#o.devRoot, hit.name) } : undefined;
+  }
+
+  async attach(target: AttachTarget, _signal: AbortSignal): Promise<BlockDevice> {
+    const t = asLoop(target);
+    const existing = await this.findDevice(t);
+    if (existing) return existing;
+    const file = await this.#backingPath(t);
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) throw notFound(`backing file ${t.filePath} does not exist under ${this.#o.loopRoot}`);
+    // --direct-io=off: the simulator copies disk files (clones, snapshots) with ordinary buffered I/O;
+    // a buffered loop device shares that page cache, so a copy sees every write the device acknowledged.
+    // It also works on tmpfs, where O_DIRECT does not.
+    for (let attempt = 0; ; attempt++) {
+      const r = await run(this.#o.losetupCommand, ["--find", "--show", "--direct-io=off", file], {
+        timeoutMs: this.#o.commandTimeoutMs,
+      });
+      const path = r.stdout.trim();
+      if (r.code === 0 && /^\/dev\/loop\d+$/.test(path)) {
+        const name = path.slice("/dev/".length);
+        return { name, path: join(this.#o.devRoot, name) };
+      }
+      // Two attaches racing for the same free loop device: one gets EBUSY; try again.
+      if (attempt < 3 && /busy|resource temporarily/i.test(r.stderr)) {
+        await sleep(50 * (attempt + 1));
+        continue;
+      }
+      throw unavailable(
+        `losetup ${t.filePath} failed (exit status ${r.code}): ${r.stderr.trim().slice(0, 300)}`,
+      );
+    }
+  }
+
+  async detach(target: AttachTarget): Promise<void> {
+    const dev = await this.findDevice(asLoop(target));
+    if (!dev) return;
+    const r = await run(this.#o.losetupCommand, ["--detach", dev.path], {
+      timeoutMs: this.#o.commandTimeoutMs,
+    });
+    // losetup -d on a busy device only sets autoclear and exits 0; wait until the binding is really gone.
+    const deadline = Date.now() + 5_000;
+    while (await readSysfs(join(this.#o.sysfsRoot, "block", dev.name, "loop", "backing_file"))) {
+      if (Date.now() >= deadline)
+        throw unavailable(
+          `loop device ${dev.name} is still attached after losetup -d (exit status ${r.code}: ${r.stderr.trim()})`,
+        );
+      await sleep(50);
+    }
+  }
+
+  async rescan(device: BlockDevice): Promise<void> {
+    const r = await run(this.#o.losetupCommand, ["--set-capacity", device.path], {
+      timeoutMs: this.#o.commandTimeoutMs,
+    });
+    if (r.code !== 0) throw unavailable(`losetup --set-capacity ${device.name} failed: ${r.stderr.trim()}`);
+  }
+
+  async identify(deviceName: string): Promise<AttachTarget | undefined> {
+    if (!/^loop\d+$/.test(deviceName)) return undefined;
+    const backing = await readSysfs(join(this.#o.sysfsRoot, "block", deviceName, "loop", "backing_file"));
+    if (!backing) return undefined;
+    const rel = relative(
+      await this.#root(),
+      backing.endsWith(DELETED) ? backing.slice(0, -DELETED.length) : backing,
+    );
+    if (!rel || rel.startsWith("..") || isAbsolute(rel)) return undefined;
+    return { kind: "loop", filePath: rel.split(sep).join("/") };
+  }
+
+  async condition(device: BlockDevice): Promise<string | undefined> {
+    const backing = await readSysfs(join(this.#o.sysfsRoot, "block", device.name, "loop", "backing_file"));
+    if (!backing) return `loop device ${device.name} is no longer attached`;
+    if (backing.endsWith(DELETED))
+      return `the disk file behind ${device.name} was deleted on the RDS side (${backing})`;
+    return undefined;
+  }
+
+  async cleanupOrphans(inUse: UsageCheck): Promise<string[]> {
+    const root = await this.#root();
+    const removed: string[] = [];
+    for (const l of await this.#loops()) {
+      // Ours and orphaned: the disk file under our root was deleted while attached.
+      if (!l.backing.startsWith(`${root}/`) || !l.backing.endsWith(DELETED)) continue;
+      const dev = { name: l.name, path: join(this.#o.devRoot, l.name) };
+      const users = await inUse(dev);
+      if (users.length) {
+        this.#o.log.warn({ device: l.name, users }, "orphaned loop device is still in use; leaving it");
+        continue;
+      }
+      await run(this.#o.losetupCommand, ["--detach", dev.path], { timeoutMs: this.#o.commandTimeoutMs });
+      removed.push(l.name);
+    }
+    return removed;
+  }
+}

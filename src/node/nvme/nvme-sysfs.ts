@@ -1,0 +1,134 @@
+// NVMe subsystem/controller/namespace discovery through sysfs. Never through `nvme list -o json`: its
+// layout changed across nvme-cli 1.x, 2.x, 2.6/2.7 and 2.11 (csi-field-notes §0.1). sysfs is the kernel's
+// own view and has been stable for years:
+//   /sys/class/nvme-subsystem/nvme-subsysN/{subsysnqn, nvmeC (controllers), nvmeNnM (multipath heads)}
+//   /sys/class/nvme/nvmeC/{subsysnqn, state, address, nvmeCnM (plain namespace), nvmeNcCnM (hidden path)}
+// A hidden multipath path `nvmeXcYnZ` (subsystem X, controller Y, namespace Z) is served by /dev/nvmeXnZ.
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { readSysfs } from "./block-device.ts";
+
+export interface NvmeController {
+  name: string;
+  /** live, connecting, resetting, deleting, new, dead ... */
+  state: string;
+  /** `traddr=10.0.0.1,trsvcid=4420[,src_addr=...]`. */
+  address: string;
+}
+
+export interface NvmeSubsystemView {
+  nqn: string;
+  controllers: NvmeController[];
+  /** Block device names of the namespaces (heads), sorted by namespace id; nsid 1 first. */
+  namespaces: string[];
+}
+
+const CTRL = /^nvme\d+$/;
+const NS = /^nvme(\d+)n(\d+)$/;
+const HIDDEN = /^nvme(\d+)c\d+n(\d+)$/;
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+function nsid(name: string): number {
+  const m = NS.exec(name);
+  return m ? Number(m[2]) : Number.MAX_SAFE_INTEGER;
+}
+
+/** Every NVMe subsystem the kernel knows, keyed by NQN, with controllers and usable namespace devices. */
+export async function scanNvme(sysfsRoot: string): Promise<Map<string, NvmeSubsystemView>> {
+  const byNqn = new Map<string, { controllers: Map<string, NvmeController>; namespaces: Set<string> }>();
+  const entry = (nqn: string) => {
+    let e = byNqn.get(nqn);
+    if (!e) {
+      e = { controllers: new Map(), namespaces: new Set() };
+      byNqn.set(nqn, e);
+    }
+    return e;
+  };
+  const readController = async (name: string): Promise<NvmeController> => {
+    const dir = join(sysfsRoot, "class", "nvme", name);
+    return {
+      name,
+      state: (await readSysfs(join(dir, "state"))) ?? "unknown",
+      address: (await readSysfs(join(dir, "address"))) ?? "",
+    };
+  };
+
+  // Subsystems (present with and without native multipath on any kernel that has NVMe-oF).
+  const subsysDir = join(sysfsRoot, "class", "nvme-subsystem");
+  for (const s of await list(subsysDir)) {
+    const nqn = await readSysfs(join(subsysDir, s, "subsysnqn"));
+    if (!nqn) continue;
+    const e = entry(nqn);
+    for (const child of await list(join(subsysDir, s))) {
+      if (CTRL.test(child) && !e.controllers.has(child))
+        e.controllers.set(child, await readController(child));
+      else if (NS.test(child)) e.namespaces.add(child);
+    }
+  }
+  // Controllers: plain namespaces (multipath off) and hidden paths (multipath on) live under them.
+  const ctrlDir = join(sysfsRoot, "class", "nvme");
+  for (const c of await list(ctrlDir)) {
+    if (!CTRL.test(c)) continue;
+    const nqn = await readSysfs(join(ctrlDir, c, "subsysnqn"));
+    if (!nqn) continue;
+    const e = entry(nqn);
+    if (!e.controllers.has(c)) e.controllers.set(c, await readController(c));
+    for (const child of await list(join(ctrlDir, c))) {
+      const hidden = HIDDEN.exec(child);
+      if (hidden) e.namespaces.add(`nvme${hidden[1]}n${hidden[2]}`);
+      else if (NS.test(child)) e.namespaces.add(child);
+    }
+  }
+
+  const out = new Map<string, NvmeSubsystemView>();
+  for (const [nqn, e] of byNqn) {
+    // Only names the block layer really has: a hidden path's head may not exist yet during a scan.
+    const usable: string[] = [];
+    for (const ns of e.namespaces)
+      if ((await readSysfs(join(sysfsRoot, "class", "block", ns, "dev"))) !== undefined) usable.push(ns);
+    usable.sort((a, b) => nsid(a) - nsid(b) || a.localeCompare(b));
+    out.set(nqn, {
+      nqn,
+      controllers: [...e.controllers.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      namespaces: usable,
+    });
+  }
+  return out;
+}
+
+export async function findSubsystem(sysfsRoot: string, nqn: string): Promise<NvmeSubsystemView | undefined> {
+  return (await scanNvme(sysfsRoot)).get(nqn);
+}
+
+/** The subsystem that serves a namespace block device name, if it is an NVMe one. */
+export async function subsystemOfNamespace(
+  sysfsRoot: string,
+  deviceName: string,
+): Promise<NvmeSubsystemView | undefined> {
+  if (!NS.test(deviceName)) return undefined;
+  for (const view of (await scanNvme(sysfsRoot)).values())
+    if (view.namespaces.includes(deviceName)) return view;
+  return undefined;
+}
+
+/** Subsystems that have controllers but no usable namespace: connected, yet nothing to stage. */
+export function isOrphaned(view: NvmeSubsystemView): boolean {
+  return view.namespaces.length === 0;
+}
+
+/** `traddr=1.2.3.4,trsvcid=4420` → { traddr, trsvcid }. */
+export function parseControllerAddress(address: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of address.split(",")) {
+    const i = part.indexOf("=");
+    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}

@@ -1,0 +1,325 @@
+// NodeStageVolume: attach the export and, for filesystem volumes, decide format/check/mount.
+//
+// Order (each step idempotent, so a crash anywhere is recovered by the next call):
+//   1. state file written (intent: which target, which volume), 2. attach, 3. probe,
+//   4. read-only health check of an existing filesystem, or mkfs of a provably empty device,
+//   5. mount at the staging path.
+// A failure after attach rolls the attachment back when nothing uses the device, so a refused volume
+// (corrupt filesystem, unknown contents) is left exactly as it was and not attached.
+import { mkdir } from "node:fs/promises";
+import { describeCapability } from "../csi/capability.ts";
+import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
+import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
+import type { CallContext } from "../csi/types.ts";
+import { VolumeContextKey } from "../csi/volume-context.ts";
+import {
+  attachMetered,
+  detachMetered,
+  deviceUsers,
+  exclusive,
+  mountEnv,
+  mounts,
+  type NodeContext,
+  requestPath,
+} from "./context.ts";
+import { checkFilesystem } from "./mount/fsck.ts";
+import { makeFilesystem, validateMkfsOptions } from "./mount/mkfs.ts";
+import { mountFilesystem, unmountAll } from "./mount/mount.ts";
+import { validateMountFlags } from "./mount/mount-flags.ts";
+import { isReadOnlyMount, type MountEntry, mountAt, mountsOfDevice } from "./mount/mountinfo.ts";
+import { probeDevice } from "./mount/probe.ts";
+import {
+  deviceNameByNumbers,
+  deviceNumbers,
+  deviceSizeBytes,
+  devString,
+  sameDev,
+} from "./nvme/block-device.ts";
+import type { AttachTarget, BlockDevice } from "./nvme/transport.ts";
+import { removeStageState, type StageState, writeStageState } from "./stage-state.ts";
+import { readState, stateMismatch } from "./state-access.ts";
+
+const MOUNTABLE = new Set(["ext4", "xfs", "ext3", "ext2"]);
+
+interface FsRequest {
+  volumeId: string;
+  stagingPath: string;
+  target: AttachTarget;
+  fsType: string;
+  flags: string[];
+  readOnly: boolean;
+  mkfsOptions: string[];
+}
+
+export async function nodeStageVolume(
+  nc: NodeContext,
+  req: NodeStageVolumeRequest__Output,
+  ctx: CallContext,
+): Promise<Record<string, never>> {
+  const volumeId = required(req.volume_id, "volume_id");
+  const stagingPath = requestPath(req.staging_target_path, "staging_target_path");
+  const cap = describeCapability(req.volume_capability);
+  // Connection facts from publish_context (recomputed at every attach); volume_context only as a fallback.
+  const target = nc.transport.parseTarget({ ...(req.volume_context ?? {}), ...(req.publish_context ?? {}) });
+  if (cap.accessType === "block")
+    return exclusive(nc, volumeId, { breaker: true }, () =>
+      stageBlock(nc, volumeId, stagingPath, target, ctx),
+    );
+  const fsType = cap.fsType ?? "ext4";
+  const flags = validateMountFlags(cap.mountFlags, fsType);
+  const fs: FsRequest = {
+    volumeId,
+    stagingPath,
+    target,
+    fsType,
+    flags,
+    readOnly: cap.readOnlyMode || flags.includes("ro"),
+    mkfsOptions: validateMkfsOptions(fsType, req.volume_context?.[VolumeContextKey.mkfsOptions]),
+  };
+  return exclusive(nc, volumeId, { breaker: true }, () => stageFilesystem(nc, fs, ctx));
+}
+
+async function stageBlock(
+  nc: NodeContext,
+  volumeId: string,
+  stagingPath: string,
+  target: AttachTarget,
+  ctx: CallContext,
+): Promise<Record<string, never>> {
+  if (mountAt(await mounts(nc), stagingPath))
+    throw alreadyExists(
+      `staging path ${stagingPath} holds a mounted filesystem; volume ${volumeId} was requested as a block volume`,
+    );
+  await mkdir(stagingPath, { recursive: true, mode: 0o750 });
+  const prev = await readState(nc, stagingPath);
+  const mismatch = stateMismatch(nc, prev, volumeId, "block", target);
+  if (mismatch) throw alreadyExists(mismatch);
+  await writeStageState(stagingPath, {
+    volumeId,
+    accessType: "block",
+    target,
+    formatting: false,
+    publishedTargets: prev?.publishedTargets ?? [],
+  });
+  try {
+    await attachMetered(nc, target, ctx);
+  } catch (err) {
+    // Nothing attached and nothing published: do not leave an intent behind that no unstage will clear.
+    if (!(await nc.transport.findDevice(target).catch(() => undefined)) && !prev)
+      await removeStageState(stagingPath);
+    throw err;
+  }
+  return {};
+}
+
+async function stageFilesystem(
+  nc: NodeContext,
+  r: FsRequest,
+  ctx: CallContext,
+): Promise<Record<string, never>> {
+  const staged = mountAt(await mounts(nc), r.stagingPath);
+  if (staged && (await verifyExistingStage(nc, r, staged)) === "done") return {};
+  await mkdir(r.stagingPath, { recursive: true, mode: 0o750 });
+  const prev = await readState(nc, r.stagingPath);
+  const mismatch = stateMismatch(nc, prev, r.volumeId, "mount", r.target);
+  if (mismatch) throw alreadyExists(mismatch);
+  let state = await writeStageState(r.stagingPath, {
+    volumeId: r.volumeId,
+    accessType: "mount",
+    target: r.target,
+    fsType: r.fsType,
+    formatting: prev?.formatting ?? false,
+    publishedTargets: [],
+  });
+  const dev = await attachMetered(nc, r.target, ctx);
+  try {
+    state = await prepareFilesystem(nc, r, dev, state, ctx);
+    return {};
+  } catch (err) {
+    await rollback(nc, r, dev);
+    throw err;
+  }
+}
+
+/** "done" when the staging mount is this volume's and compatible; "restage" after removing a stale one. */
+async function verifyExistingStage(
+  nc: NodeContext,
+  r: FsRequest,
+  staged: MountEntry,
+): Promise<"done" | "restage"> {
+  const dev = await nc.transport.findDevice(r.target);
+  const nums = dev ? await deviceNumbers(nc.paths.sysfsRoot, dev.name) : undefined;
+  if (nums && sameDev(nums, staged)) {
+    if (staged.fsType !== r.fsType)
+      throw alreadyExists(
+        `volume ${r.volumeId} is staged at ${r.stagingPath} as ${staged.fsType}, not ${r.fsType}`,
+      );
+    if (isReadOnlyMount(staged) !== r.readOnly)
+      throw alreadyExists(
+        `volume ${r.volumeId} is staged ${isReadOnlyMount(staged) ? "read-only" : "read-write"} at ${r.stagingPath}; requested ${r.readOnly ? "read-only" : "read-write"}`,
+      );
+    return "done";
+  }
+  const mountedName = await deviceNameByNumbers(nc.paths.sysfsRoot, staged);
+  if (mountedName)
+    throw alreadyExists(
+      `staging path ${r.stagingPath} already has ${mountedName} mounted, which is not the device of volume ${r.volumeId}${dev ? ` (${dev.name})` : ""}`,
+    );
+  // The device behind the staging mount is gone (detached, or renumbered by a reconnect): a stale mount.
+  const all = await mounts(nc);
+  const others = all.filter((m) => sameDev(m, staged) && m.mountPoint !== r.stagingPath);
+  if (others.length)
+    throw failedPrecondition(
+      `staging mount ${r.stagingPath} is stale (device ${devString(staged)} no longer exists) and still published at ${others.map((m) => m.mountPoint).join(", ")}; ` +
+        "restart the pods using it so the volume can be staged again",
+    );
+  nc.log.warn(
+    { volumeId: r.volumeId, stagingPath: r.stagingPath, staleDevice: devString(staged) },
+    "stale staging mount; unmounting and staging again",
+  );
+  await unmountAll(r.stagingPath, mountEnv(nc));
+  return "restage";
+}
+
+async function prepareFilesystem(
+  nc: NodeContext,
+  r: FsRequest,
+  dev: BlockDevice,
+  state: StageState,
+  ctx: CallContext,
+): Promise<StageState> {
+  const log = nc.log.child({ volumeId: r.volumeId, device: dev.name });
+  const nums = await deviceNumbers(nc.paths.sysfsRoot, dev.name);
+  if (!nums) throw unavailable(`device ${dev.name} of volume ${r.volumeId} disappeared right after attach`);
+  const elsewhere = mountsOfDevice(await mounts(nc), [nums]);
+  if (elsewhere.length)
+    throw failedPrecondition(
+      `${dev.path} is already mounted at ${elsewhere.map((m) => m.mountPoint).join(", ")}; refusing to stage it a second time`,
+    );
+
+  const sizeBytes = (await deviceSizeBytes(nc.paths.sysfsRoot, dev.name)) ?? 0;
+  const probe = await probeDevice(dev.path, {
+    sizeBytes,
+    attempts: nc.tune.probeAttempts,
+    retryDelayMs: nc.tune.probeRetryDelayMs,
+    signal: ctx.signal,
+  });
+  let fsType = r.fsType;
+  switch (probe.kind) {
+    case "formatted": {
+      fsType = probe.fsType;
+      if (!MOUNTABLE.has(fsType))
+        throw failedPrecondition(
+          `${dev.path} of volume ${r.volumeId} holds ${fsType}, which rds-csi does not mount; it was left untouched`,
+        );
+      if (fsType !== r.fsType)
+        throw failedPrecondition(
+          `volume ${r.volumeId} already holds a ${fsType} filesystem but ${r.fsType} was requested; refusing to reformat it`,
+        );
+      if (state.formatting) state = await writeStageState(r.stagingPath, { ...state, formatting: false });
+      const health = await checkFilesystem(dev.path, fsType, {
+        mode: nc.tune.healthCheck,
+        timeoutMs: nc.tune.fsckTimeoutMs,
+      });
+      if (health.kind === "corrupt")
+        throw failedPrecondition(
+          `the ${fsType} filesystem of volume ${r.volumeId} (${dev.path}) failed the read-only check, so it was not mounted and nothing was written to it; ` +
+            `repair it offline (e2fsck / xfs_repair) before using it again. Checker output: ${health.summary}`,
+        );
+      if (health.kind === "unknown")
+        throw unavailable(
+          `could not check the ${fsType} filesystem of volume ${r.volumeId}: ${health.reason}`,
+        );
+      log.info(
+        {
+          fsType,
+          health: health.kind,
+          detail: health.kind === "healthy" || health.kind === "needs-replay" ? health.detail : undefined,
+        },
+        "existing filesystem",
+      );
+      break;
+    }
+    case "empty":
+      state = await format(nc, r, dev, state, "device is empty");
+      break;
+    case "data":
+      if (!state.formatting)
+        throw failedPrecondition(
+          `${dev.path} of volume ${r.volumeId} has no recognisable filesystem but is not empty (first non-zero byte at offset ${probe.offset}); ` +
+            "refusing to format it. If its contents are not needed, wipe it (wipefs -a, blkdiscard) and retry.",
+        );
+      state = await format(nc, r, dev, state, "an mkfs by rds-csi was interrupted on this device");
+      break;
+    case "partitioned":
+      throw failedPrecondition(
+        `${dev.path} of volume ${r.volumeId} carries a ${probe.table} partition table; rds-csi neither formats nor mounts partitioned devices`,
+      );
+    case "unknown":
+      throw unavailable(
+        `cannot tell whether ${dev.path} of volume ${r.volumeId} holds a filesystem (${probe.reason}); an unreadable device is never formatted`,
+      );
+  }
+  await mountFilesystem(
+    dev.path,
+    r.stagingPath,
+    fsType,
+    stageMountOptions(fsType, r.flags, r.readOnly),
+    mountEnv(nc),
+  );
+  return state;
+}
+
+async function format(
+  nc: NodeContext,
+  r: FsRequest,
+  dev: BlockDevice,
+  state: StageState,
+  why: string,
+): Promise<StageState> {
+  if (r.readOnly)
+    throw failedPrecondition(
+      `volume ${r.volumeId} has no filesystem and is staged read-only; there is nothing to mount`,
+    );
+  nc.log.info({ volumeId: r.volumeId, device: dev.name, fsType: r.fsType, why }, "creating filesystem");
+  const marked = await writeStageState(r.stagingPath, { ...state, formatting: true });
+  await makeFilesystem(dev.path, r.fsType, r.mkfsOptions);
+  return writeStageState(r.stagingPath, { ...marked, formatting: false });
+}
+
+/**
+ * Options for the staging mount. ext*: errors=remount-ro unless the StorageClass chose (a damaged
+ * filesystem stops taking writes, and NodeGetVolumeStats reports it). xfs: nouuid, because RouterOS
+ * clones and snapshots copy the UUID and two copies could not be mounted on one node otherwise.
+ * Read-only: no journal/log replay either (noload / norecovery), which would write.
+ */
+export function stageMountOptions(fsType: string, flags: readonly string[], readOnly: boolean): string[] {
+  const out = flags.filter((f) => f !== "ro" && f !== "rw");
+  const ext = fsType.startsWith("ext");
+  if (readOnly) {
+    out.unshift("ro");
+    if (ext && !out.includes("noload")) out.push("noload");
+    if (fsType === "xfs" && !out.includes("norecovery")) out.push("norecovery");
+  }
+  if (ext && !out.some((o) => o.startsWith("errors="))) out.push("errors=remount-ro");
+  if (fsType === "xfs" && !out.includes("nouuid")) out.push("nouuid");
+  return out;
+}
+
+async function rollback(nc: NodeContext, r: FsRequest, dev: BlockDevice): Promise<void> {
+  const log = nc.log.child({ volumeId: r.volumeId, device: dev.name });
+  try {
+    if (mountAt(await mounts(nc), r.stagingPath)) return;
+    const users = await deviceUsers(nc, dev);
+    if (users.length) {
+      log.warn({ users }, "stage failed; device left attached because it is in use");
+      return;
+    }
+    if (nc.transport.manages(r.target)) await detachMetered(nc, r.target);
+    const state = await readState(nc, r.stagingPath).catch(() => undefined);
+    // Keep the record of an interrupted mkfs: it is what allows formatting that device again.
+    if (!state?.formatting) await removeStageState(r.stagingPath);
+  } catch (err) {
+    log.warn({ err }, "could not roll back the attach after a failed stage");
+  }
+}
