@@ -22,6 +22,11 @@ export async function growFilesystem(
     throw invalidArgument(`cannot grow a ${fsType} filesystem`);
   }
   const r = await run(file, args, { timeoutMs });
+  // The kernel's online ext4 resize requires CAP_SYS_RESOURCE, which unprivileged containers lack.
+  if (r.code !== 0 && /Permission denied to resize/i.test(r.stderr))
+    throw failedPrecondition(
+      `${file} ${args[0]}: the kernel refused the online resize (EPERM): the node plugin needs CAP_SYS_RESOURCE (run it privileged)`,
+    );
   if (r.code !== 0)
     throw failedPrecondition(
       `${file} ${args[0]} failed (exit status ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`,
