@@ -8,7 +8,10 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connectCsi } from "../../src/csi/client.ts";
-import type { VolumeCapability } from "../../src/csi/generated/csi/v1/VolumeCapability.ts";
+import type {
+  VolumeCapability,
+  VolumeCapability__Output,
+} from "../../src/csi/generated/csi/v1/VolumeCapability.ts";
 import { CsiServer } from "../../src/csi/server.ts";
 import type { CallContext, IdentityService } from "../../src/csi/types.ts";
 import { PublishKey } from "../../src/csi/volume-context.ts";
@@ -112,6 +115,29 @@ export function mountCap(
 
 export function blockCap(mode = "SINGLE_NODE_WRITER"): VolumeCapability {
   return { block: {}, access_mode: { mode: mode as "SINGLE_NODE_WRITER" } };
+}
+
+/** The decoded (server-side) form of a capability, for calling handlers directly. */
+export function capOut(cap: VolumeCapability): VolumeCapability__Output {
+  const access_mode = {
+    mode: String(
+      cap.access_mode?.mode ?? "UNKNOWN",
+    ) as VolumeCapability__Output["access_mode"] extends infer M
+      ? M extends { mode: infer X }
+        ? X
+        : never
+      : never,
+  };
+  if (cap.block) return { block: {}, access_type: "block", access_mode };
+  return {
+    mount: {
+      fs_type: cap.mount?.fs_type ?? "",
+      mount_flags: cap.mount?.mount_flags ?? [],
+      volume_mount_group: "",
+    },
+    access_type: "mount",
+    access_mode,
+  };
 }
 
 export function loopContext(filePath: string): Record<string, string> {

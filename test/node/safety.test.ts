@@ -10,6 +10,7 @@ import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../../src/csi/errors.ts";
+import type { NodeStageVolumeRequest__Output } from "../../src/csi/generated/csi/v1/NodeStageVolumeRequest.ts";
 import type { BreakerEvent } from "../../src/node/breaker.ts";
 import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
 import { LoopTransport } from "../../src/node/nvme/loop.ts";
@@ -17,6 +18,8 @@ import type { Transport } from "../../src/node/nvme/transport.ts";
 import { STATE_FILE, writeStageState } from "../../src/node/stage-state.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import {
+  blockCap,
+  capOut,
   cleanupWorkdir,
   codeOf,
   createImage,
@@ -54,12 +57,17 @@ afterEach(async () => {
   await cleanupWorkdir(dir);
 });
 
-function stageReq(id: string, file: string, fsType = "ext4") {
+function stageReq(
+  id: string,
+  file: string,
+  fsType = "ext4",
+  cap = mountCap(fsType),
+): NodeStageVolumeRequest__Output {
   return {
     volume_id: id,
     staging_target_path: join(dir, "staging", id),
     publish_context: loopContext(file),
-    volume_capability: mountCap(fsType),
+    volume_capability: capOut(cap),
     secrets: {},
     volume_context: {},
   };
@@ -288,10 +296,7 @@ describe("crash recovery", () => {
   });
 
   it("refuses to detach a device that a process still has open", async () => {
-    const req = {
-      ...stageReq("busy", "pool/busy.img"),
-      volume_capability: { block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } },
-    };
+    const req = stageReq("busy", "pool/busy.img", "", blockCap());
     await createImage(root, "pool/busy.img", 16 * MiB);
     await svc.NodeStageVolume(req, ctx());
     const dev = `/dev/${loopsUnder(root)[0]}`;
