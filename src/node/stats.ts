@@ -45,7 +45,8 @@ async function filesystemStats(
     problems.push(
       `the device behind this mount (${devString(m)}) no longer exists: the mount is stale (device detached or renumbered after a reconnect)`,
     );
-  if (!isReadOnlyMount(m) && m.superOptions.includes("ro"))
+  // Older kernels flip the superblock to "ro"; newer ones (6.x) keep "rw" and add "emergency_ro".
+  if (!isReadOnlyMount(m) && (m.superOptions.includes("ro") || m.superOptions.includes("emergency_ro")))
     problems.push(
       `the ${m.fsType} filesystem was forced read-only (errors=remount-ro after an I/O or metadata error)`,
     );
