@@ -101,10 +101,7 @@ class Parser {
       }
       if (!child) throw badCommandName(word, wordCol);
       menu = child;
-      if (s.peek() === "/") {
-        s.pos++;
-        continue;
-      }
+      if (s.peek() === "/") s.pos++;
       s.skipSpaces();
       if (s.atCommandEnd()) {
         return { menu, name: "", cmd: NOOP, col, named: [], flags: [], menuOnly: true };

@@ -31,6 +31,7 @@ class SerialQueue {
 
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
   const dataDir = resolve(opts.dataDir);
+  await mkdir(dataDir, { recursive: true });
   await mkdir(join(dataDir, SIM_DIR), { recursive: true, mode: 0o700 });
   const hostKey = await loadOrCreateHostKey(opts.hostKeyPath ?? join(dataDir, SIM_DIR, "host_key"));
   const store = await SimStore.open(dataDir, opts.pools ?? [DEFAULT_POOL]);

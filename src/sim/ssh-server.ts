@@ -101,6 +101,8 @@ export class SshServer {
   }
 
   private onConnection(client: Connection): void {
+    // One small reply per command: without TCP_NODELAY, Nagle plus delayed ACKs add ~40-80 ms to each.
+    socketOf(client)?.setNoDelay(true);
     this.clients.add(client);
     this.stats.connections++;
     this.stats.totalConnections++;
@@ -146,6 +148,8 @@ export class SshServer {
           const abort = new AbortController();
           aborts.add(abort);
           stream.on("close", () => abort.abort());
+          // Nothing reads stdin, but ssh2 emits `close` only after the readable side ended: drain it.
+          stream.resume();
           this.opts
             .onExec({
               user,

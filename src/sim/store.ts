@@ -77,6 +77,7 @@ export class SimStore {
         throw new Error(`invalid size for pool ${pool.name}`);
       }
     }
+    await mkdir(dataDir, { recursive: true });
     await mkdir(join(dataDir, SIM_DIR), { recursive: true, mode: 0o700 });
     let state: PersistedState = { version: 1, nextId: 1, poolIds: {}, fileIds: {}, disks: [] };
     try {

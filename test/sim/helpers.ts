@@ -42,6 +42,7 @@ export function connect(
       client.off("error", reject);
       // After login, a dropped connection (fault tests, simulator shutdown) is expected: exec calls see it.
       client.on("error", () => undefined);
+      client.setNoDelay(true);
       resolve({
         client,
         exec: (command) => execOn(client, command),

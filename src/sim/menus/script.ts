@@ -47,7 +47,7 @@ const doCommand: CommandDef = {
     try {
       await ctx.runBlock(body);
     } catch (err) {
-      if (!(err instanceof CliError) || err.parse || !call.named.has("on-error")) throw err;
+      if (!(err instanceof CliError) || err.parse || !(onError || call.named.has("on-error"))) throw err;
       if (onError) await ctx.runBlock(onError);
     }
     return NIL;

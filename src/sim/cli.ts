@@ -1,0 +1,127 @@
+// `rds-csi sim`: runs the RouterOS simulator as a process (demo, manual testing, csi-sanity, benchmarks).
+// Prints one `ready` line with host, port and host key fingerprint, runs until SIGINT/SIGTERM, then closes.
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { startSimulator } from "./simulator.ts";
+import type { SimPoolSpec } from "./types.ts";
+
+const USAGE = `usage: rds-csi sim --listen HOST:PORT --data DIR --authorized-keys FILE [flags]
+
+  --listen HOST:PORT         address to listen on (port 0 = any free port)
+  --data DIR                 disk files (<DIR>/<file-path>), host key and state (<DIR>/.sim/)
+  --authorized-keys FILE     OpenSSH public keys allowed to log in (any user name)
+  --host-key FILE            host private key (default: <DIR>/.sim/host_key, created once, ed25519)
+  --pool NAME:SIZE[:FS]      a storage pool, repeatable (default storage-pool:100G:xfs); SIZE in bytes or K/M/G/T
+  --wrap-width N             print detail wrap width (default 80; 0 = no wrapping)
+  --latency-ms N             delay every command by N ms
+  --latency-jitter-ms N      plus up to N ms at random
+  --error-stream S           stdout (default, like RouterOS: exit status 0) or stderr (exit status 1)
+  --version V                RouterOS version to report (default 7.24.1)
+  --fail-after N             after N commands, every command fails
+  --disk-full                pools report no free space
+  --hang REGEX               commands matching REGEX never answer (repeatable)
+  --drop-on REGEX            the connection drops when a command matches REGEX (repeatable, every time)
+`;
+
+const SIZE = /^(\d+)([KMGT]?)$/;
+const UNIT: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+export function parsePoolSpec(text: string): SimPoolSpec {
+  const [name, size, fs, ...rest] = text.split(":");
+  const m = SIZE.exec(size ?? "");
+  if (!name || !m || rest.length > 0) throw new Error(`--pool ${text}: expected NAME:SIZE[:FS]`);
+  if (fs !== undefined && fs !== "xfs" && fs !== "btrfs" && fs !== "ext4") {
+    throw new Error(`--pool ${text}: FS must be xfs, btrfs or ext4`);
+  }
+  const spec: SimPoolSpec = { name, sizeBytes: Number(m[1]) * (UNIT[m[2] ?? ""] ?? 1) };
+  if (fs) spec.fs = fs;
+  return spec;
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new Error(`--listen ${text}: expected HOST:PORT`);
+  return { host: m[1] ?? m[2] ?? "127.0.0.1", port };
+}
+
+function int(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`--${name}: expected a non-negative integer, got ${text}`);
+  return Number(text);
+}
+
+export async function runSimCli(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      listen: { type: "string" },
+      data: { type: "string" },
+      "authorized-keys": { type: "string" },
+      "host-key": { type: "string" },
+      pool: { type: "string", multiple: true },
+      "wrap-width": { type: "string" },
+      "latency-ms": { type: "string" },
+      "latency-jitter-ms": { type: "string" },
+      "error-stream": { type: "string" },
+      version: { type: "string" },
+      "fail-after": { type: "string" },
+      "disk-full": { type: "boolean" },
+      hang: { type: "string", multiple: true },
+      "drop-on": { type: "string", multiple: true },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (!values.listen || !values.data || !values["authorized-keys"]) {
+    throw new Error(`--listen, --data and --authorized-keys are required\n\n${USAGE}`);
+  }
+  const errorStream = values["error-stream"];
+  if (errorStream !== undefined && errorStream !== "stdout" && errorStream !== "stderr") {
+    throw new Error(`--error-stream must be stdout or stderr`);
+  }
+  const { host, port } = parseListen(values.listen);
+  const authorizedKeys = (await readFile(values["authorized-keys"], "utf8"))
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+  const sim = await startSimulator({
+    host,
+    port,
+    dataDir: values.data,
+    authorizedKeys,
+    hostKeyPath: values["host-key"],
+    pools: values.pool?.map(parsePoolSpec),
+    wrapWidth: int("wrap-width", values["wrap-width"]),
+    errorStream,
+    version: values.version,
+  });
+
+  const latency = int("latency-ms", values["latency-ms"]);
+  if (latency !== undefined)
+    sim.faults.latency(latency, { jitterMs: int("latency-jitter-ms", values["latency-jitter-ms"]) });
+  const failAfter = int("fail-after", values["fail-after"]);
+  if (failAfter !== undefined) sim.faults.failAfter(failAfter);
+  if (values["disk-full"]) sim.faults.diskFull(true);
+  for (const re of values.hang ?? []) sim.faults.hang(new RegExp(re));
+  for (const re of values["drop-on"] ?? [])
+    sim.faults.dropConnection(new RegExp(re), { times: Number.POSITIVE_INFINITY });
+
+  process.stdout.write(
+    `rds-csi sim ready host=${sim.host} port=${sim.port} fingerprint=${sim.hostKeyFingerprint}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await sim.close();
+}
