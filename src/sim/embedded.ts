@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import ssh2 from "ssh2";
+import { generateEd25519KeyPair } from "./host-key.ts";
 import { startSimulator } from "./simulator.ts";
 import type { Simulator, SimulatorOptions } from "./types.ts";
 
@@ -23,7 +23,7 @@ export async function startEmbeddedRds(opts: Partial<SimulatorOptions> = {}): Pr
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "rds-sim-"));
   const keyDir = join(dataDir, ".client");
   mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-  const keys = ssh2.utils.generateKeyPairSync("ed25519", { comment: "rds-csi" });
+  const keys = generateEd25519KeyPair("rds-csi");
   const keyFile = join(keyDir, "id_ed25519");
   writeFileSync(keyFile, keys.private, { mode: 0o600 });
   writeFileSync(`${keyFile}.pub`, `${keys.public}\n`);

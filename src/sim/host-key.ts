@@ -31,13 +31,30 @@ export function describeKey(key: string | Buffer): {
   };
 }
 
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generator (1.17) drops a leading zero byte of the public key
+ * about once in 256 keys, producing a key ssh2 itself then rejects as malformed: generate until it parses.
+ */
+export function generateEd25519KeyPair(comment = ""): { private: string; public: string } {
+  for (let attempt = 0; ; attempt++) {
+    const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment });
+    if (
+      !(ssh2.utils.parseKey(pair.private) instanceof Error) &&
+      !(ssh2.utils.parseKey(pair.public) instanceof Error)
+    ) {
+      return pair;
+    }
+    if (attempt >= 20) throw new Error("could not generate a valid ed25519 key");
+  }
+}
+
 export async function loadOrCreateHostKey(path: string): Promise<HostKey> {
   let privateKey: string;
   try {
     privateKey = await readFile(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    privateKey = ssh2.utils.generateKeyPairSync("ed25519", { comment: "rds-csi simulator" }).private;
+    privateKey = generateEd25519KeyPair("rds-csi simulator").private;
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     try {
       await writeFile(path, privateKey, { mode: 0o600, flag: "wx" });

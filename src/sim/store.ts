@@ -41,6 +41,13 @@ interface PersistedState {
   disks: FileDiskState[];
 }
 
+/**
+ * Pool usage is cached: every `/disk print` needs it and walking a pool with thousands of volume files per
+ * command would dominate benchmarks. The simulator's own changes update the cached numbers exactly; changes
+ * made behind its back (files deleted on the host) show up after a rescan, at most this long later.
+ */
+const USAGE_TTL_MS = 500;
+
 /** Directory (under dataDir) with the simulator's own files; never part of `/file`. */
 export const SIM_DIR = ".sim";
 const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -52,6 +59,7 @@ export class SimStore {
   private nextIdValue: number;
   private poolIds: Record<string, string>;
   private fileIds: Record<string, string>;
+  private readonly usageCache = new Map<string, { at: number; usedBytes: number; entries: number }>();
 
   private constructor(dataDir: string, state: PersistedState, pools: readonly SimPoolSpec[]) {
     this.dataDir = dataDir;
@@ -157,38 +165,58 @@ export class SimStore {
     } finally {
       await fh.close();
     }
+    this.adjustUsage(name, size, 1);
   }
 
   async resizeFile(name: string, size: number): Promise<void> {
+    const before = (await this.statName(name))?.size ?? 0;
     await truncate(this.localPath(name), size);
+    this.adjustUsage(name, size - before, 0);
   }
 
   async writeFileContents(name: string, contents: string): Promise<void> {
     await writeFile(this.localPath(name), contents, { flag: "wx" });
+    this.adjustUsage(name, Buffer.byteLength(contents), 1);
   }
 
   async removeFile(name: string): Promise<void> {
+    const before = (await this.statName(name))?.size ?? 0;
     await rm(this.localPath(name));
     delete this.fileIds[name];
+    this.adjustUsage(name, -before, -1);
   }
 
   async makeDirectory(name: string): Promise<void> {
     await mkdir(this.localPath(name));
+    this.adjustUsage(name, 0, 1);
   }
 
   async removeDirectory(name: string): Promise<void> {
     await rmdir(this.localPath(name));
     delete this.fileIds[name];
+    this.adjustUsage(name, 0, -1);
+  }
+
+  /** Keeps a cached pool usage exact after the simulator's own changes (no rescan of the pool needed). */
+  private adjustUsage(name: string, bytes: number, entries: number): void {
+    const pool = this.poolOf(name);
+    const cached = pool && this.usageCache.get(pool.name);
+    if (!cached) return;
+    cached.usedBytes += bytes;
+    cached.entries += entries;
   }
 
   /** Bytes used on a pool (apparent size of all files: thick accounting) and the number of entries. */
   async poolUsage(pool: PoolState): Promise<{ usedBytes: number; entries: number }> {
+    const cached = this.usageCache.get(pool.name);
+    if (cached && Date.now() - cached.at < USAGE_TTL_MS) return { ...cached };
     let usedBytes = 0;
     let entries = 0;
     await this.walk(pool.name, async (_name, isDir, size) => {
       entries++;
       if (!isDir) usedBytes += size;
     });
+    this.usageCache.set(pool.name, { at: Date.now(), usedBytes, entries });
     return { usedBytes, entries };
   }
 

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ssh2 from "ssh2";
+import { generateEd25519KeyPair } from "../../src/sim/host-key.ts";
 import { startSimulator } from "../../src/sim/simulator.ts";
 import type { Simulator, SimulatorOptions } from "../../src/sim/types.ts";
 
@@ -19,7 +20,7 @@ export interface SshSession {
   close(): void;
 }
 
-export const clientKey = ssh2.utils.generateKeyPairSync("ed25519", { comment: "sim-test" });
+export const clientKey = generateEd25519KeyPair("sim-test");
 
 export function tempDir(prefix = "rds-sim-test-"): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -3,11 +3,12 @@
 
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { generateEd25519KeyPair } from "../../src/sim/host-key.ts";
 import type { Simulator } from "../../src/sim/types.ts";
 import { clientKey, connect, execOn, startTestSim, tempDir } from "./helpers.ts";
 
 const rsaKey = ssh2.utils.generateKeyPairSync("rsa", { bits: 2048, comment: "rsa-client" });
-const strangerKey = ssh2.utils.generateKeyPairSync("ed25519");
+const strangerKey = generateEd25519KeyPair();
 
 let sim: Simulator;
 let dir: ReturnType<typeof tempDir>;
@@ -50,6 +51,14 @@ describe("authentication", () => {
       readyTimeout: 5000,
     });
     expect((await refused).message).toMatch(/authentication methods failed/);
+  });
+
+  it("generates ed25519 keys that always parse (works around an ssh2 generator bug)", () => {
+    for (let i = 0; i < 600; i++) {
+      const pair = generateEd25519KeyPair();
+      expect(ssh2.utils.parseKey(pair.private)).not.toBeInstanceOf(Error);
+      expect(ssh2.utils.parseKey(pair.public)).not.toBeInstanceOf(Error);
+    }
   });
 
   it("publishes the host key and its SHA256 fingerprint for pinning", async () => {
