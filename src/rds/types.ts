@@ -131,4 +131,6 @@ export interface RdsConnectionConfig {
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
   keepaliveIntervalMs?: number;
+  /** Unanswered keepalives before the connection is considered dead (ssh2 keepaliveCountMax). */
+  keepaliveCountMax?: number;
 }
