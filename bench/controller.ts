@@ -54,7 +54,7 @@ export async function benchController(): Promise<void> {
   await new Promise<void>((resolve, reject) => raw.once("ready", resolve).once("error", reject).connect({ host: rds.sim.host, port: rds.sim.port, username: `${rds.user}+ct`, privateKey: rds.privateKey }));
 
   const name = "pvc-0b0b0b0b-0000-4000-8000-00000000beef";
-  const req = { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" } }] };
+  const req = { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } }] };
   const driverCycle = async () => {
     await csi.controller.CreateVolume(req);
     await csi.controller.DeleteVolume({ volume_id: name });

@@ -61,7 +61,7 @@ export async function runDemo(argv: string[]): Promise<void> {
   const driver = await step("start rds-csi (controller + node, loop transport)", () => startDriver(config, createLogger({ level: config.logLevel })));
   const csi = connectCsi(driver.endpoint);
   const fsType = values.fs as string;
-  const cap = { mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } };
+  const cap = { mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" as const } };
   const name = `pvc-${randomUUIDish()}`;
   const staging = join(work, "staging");
   const target = join(work, "pods", "demo-pod", "volume");

@@ -83,7 +83,8 @@ describe("injection attempts", () => {
     const c = env.csi.controller;
     const logBefore = env.rds.sim.commandLog.length;
     for (const bad of nasty) {
-      for (const parameters of [{ volumePath: bad }, { nvmeAddress: bad }, { mkfsOptions: bad }, { nvmePort: bad }]) {
+      for (const key of ["volumePath", "nvmeAddress", "mkfsOptions", "nvmePort"]) {
+        const parameters: Record<string, string> = { [key]: bad };
         expect(await codeOf(c.CreateVolume({ name: "ok-name", capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mountCap()], parameters }))).toBe("INVALID_ARGUMENT");
       }
       expect(await codeOf(c.DeleteVolume({ volume_id: bad }))).toBe("OK");

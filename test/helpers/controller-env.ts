@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type CsiClient, connectCsi } from "../../src/csi/client.ts";
 import { createControllerService } from "../../src/controller/controller-service.ts";
 import { StaticNodeRegistry } from "../../src/controller/node-registry.ts";
+import type { VolumeCapability } from "../../src/csi/generated/csi/v1/VolumeCapability.ts";
 import { createIdentityService } from "../../src/csi/identity.ts";
 import { CsiServer } from "../../src/csi/server.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
@@ -79,8 +80,9 @@ export async function startControllerEnv(
   return env;
 }
 
-export const mountCap = (mode = "SINGLE_NODE_WRITER", fs_type = "ext4") => ({ mount: { fs_type, mount_flags: [] }, access_mode: { mode } });
-export const blockCap = (mode = "SINGLE_NODE_WRITER") => ({ block: {}, access_mode: { mode } });
+type Mode = NonNullable<NonNullable<VolumeCapability["access_mode"]>["mode"]>;
+export const mountCap = (mode: Mode = "SINGLE_NODE_WRITER", fs_type = "ext4"): VolumeCapability => ({ mount: { fs_type, mount_flags: [] }, access_mode: { mode } });
+export const blockCap = (mode: Mode = "SINGLE_NODE_WRITER"): VolumeCapability => ({ block: {}, access_mode: { mode } });
 
 /** The gRPC status code of a rejected call, or "OK". */
 export async function codeOf(p: Promise<unknown>): Promise<string | number> {

@@ -41,6 +41,22 @@ async function waitForSocket(path: string, child: ChildProcess, ms = 30_000): Pr
   }
 }
 
+function runAsync(file: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 async function runOnce(accessType: "mount" | "block", bin: string, focus?: string, skip?: string): Promise<boolean> {
   const work = mkdtempSync(join(tmpdir(), `csi-sanity-${accessType}-`));
   const rds = await startEmbeddedRds({ dataDir: join(work, "rds"), pools: [{ name: "storage-pool", sizeBytes: 400 * GiB }] });
@@ -73,7 +89,8 @@ async function runOnce(accessType: "mount" | "block", bin: string, focus?: strin
     ];
     console.log(`\n=== csi-sanity ${CSI_TEST_VERSION}, access type ${accessType} ===`);
     const out = join(OUT, `csi-sanity-${accessType}.log`);
-    const r = spawnSync(bin, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    // Asynchronous on purpose: the simulator lives in this process and must keep answering.
+    const r = await runAsync(bin, args);
     writeFileSync(out, `${r.stdout}\n${r.stderr}`);
     const summary = `${r.stdout}`.split("\n").filter((l) => /^(Ran \d+ of \d+ Specs|SUCCESS!|FAIL!)/.test(l.replace(/\x1b\[[0-9;]*m/g, "").trim()));
     const failures = `${r.stdout}`.split("\n").filter((l) => /\[FAIL\]/.test(l));
