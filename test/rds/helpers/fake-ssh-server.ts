@@ -44,9 +44,27 @@ export function reply(
 /** Answers every command with the RouterOS-style success sentinel. */
 export const sentinelHandler: ExecHandler = (_cmd, ch) => reply(ch, "__RDS_OK__\r\n");
 
-export function generateKeys(type: "ed25519" | "rsa" = "ed25519", passphrase?: string): { private: string; public: string } {
-  const pass = passphrase ? { passphrase, cipher: "aes256-cbc", rounds: 16 } : {};
-  return type === "rsa" ? ssh2.utils.generateKeyPairSync("rsa", { bits: 2048, ...pass }) : ssh2.utils.generateKeyPairSync("ed25519", pass);
+/**
+ * A key pair in OpenSSH format. ssh2 1.17's ed25519 generator drops a leading zero byte of the public key
+ * about once in 256 keys (a key ssh2 itself then rejects; see src/sim/host-key.ts): generate until it parses.
+ */
+export function generateKeys(
+  type: "ed25519" | "rsa" = "ed25519",
+  passphrase?: string,
+): { private: string; public: string } {
+  const pass: ssh2.utils.KeyPairOptions = passphrase ? { passphrase, cipher: "aes256-cbc", rounds: 16 } : {};
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair =
+      type === "rsa"
+        ? ssh2.utils.generateKeyPairSync("rsa", { bits: 2048, ...pass })
+        : ssh2.utils.generateKeyPairSync("ed25519", pass);
+    if (
+      !(ssh2.utils.parseKey(pair.private, passphrase) instanceof Error) &&
+      !(ssh2.utils.parseKey(pair.public) instanceof Error)
+    )
+      return pair;
+  }
+  throw new Error(`could not generate a valid ${type} key`);
 }
 
 export async function startFakeSsh(opts: {

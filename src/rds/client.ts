@@ -1,0 +1,292 @@
+// RdsClient over SSH: RouterOS CLI commands (routeros-cli.md §1.8) built from validated values, run on the
+// shared SshConnection, with success made explicit by a sentinel and every read parsed strictly.
+//
+// The client never retries a mutating command: the controller's idempotent logic re-reads state and
+// decides. What it does instead is verify after writing (`/disk add` and `/disk set` read the disk back),
+// because RouterOS can print nothing and still not have done what was asked (a `[find]` that matched
+// nothing is a silent no-op).
+import type { Logger } from "../observability/logger.ts";
+import {
+  RosCommand,
+  SENTINEL,
+  val,
+  validateFilePath,
+  validateMountPoint,
+  validatePathPrefix,
+  validateSlot,
+  validateSlotPrefix,
+  withSentinel,
+} from "./command.ts";
+import { type DetailRecord, parsePrintDetail } from "./parse/print-detail.ts";
+import { DISK_KEYS, FILE_KEYS, toFileDisk, toPool, toRdsFile } from "./parse/records.ts";
+import { packageNames, parseSingleton, versionNumber } from "./parse/system.ts";
+import { checkResult } from "./result.ts";
+import { DEFAULTS, SshConnection, type SshConnectionOptions } from "./ssh-connection.ts";
+import {
+  type AddFileDiskSpec,
+  type DiskChanges,
+  type FileDisk,
+  type Pool,
+  type RdsClient,
+  type RdsConnectionConfig,
+  RdsError,
+  type RdsFile,
+  type SystemInfo,
+} from "./types.ts";
+
+/** `/disk add` with a size allocates the whole file (thick), and a grow extends it: give them longer. */
+const ALLOCATING_TIMEOUT_FACTOR = 4;
+
+const PACKAGE_KEYS: ReadonlySet<string> = new Set([
+  "name",
+  "version",
+  "build-time",
+  "size",
+  "disabled",
+  "scheduled",
+]);
+
+export function createRdsClient(config: RdsConnectionConfig | SshConnectionOptions, log: Logger): RdsClient {
+  return new SshRdsClient(
+    new SshConnection(config, log),
+    config.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
+    log,
+  );
+}
+
+export class SshRdsClient implements RdsClient {
+  readonly #conn: SshConnection;
+  readonly #log: Logger;
+  readonly #allocTimeoutMs: number;
+
+  constructor(conn: SshConnection, commandTimeoutMs: number, log: Logger) {
+    this.#conn = conn;
+    this.#log = log;
+    this.#allocTimeoutMs = commandTimeoutMs * ALLOCATING_TIMEOUT_FACTOR;
+  }
+
+  get connected(): boolean {
+    return this.#conn.connected;
+  }
+
+  close(): Promise<void> {
+    return this.#conn.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.#read(`:put "${SENTINEL}"`, ":put");
+  }
+
+  async getDisk(slot: string): Promise<FileDisk | undefined> {
+    const cmd = diskPrint().where("slot", val.quoted(validateSlot(slot)));
+    const records = await this.#printDetail(cmd, DISK_KEYS);
+    const match = records.find((r) => r.props.get("slot") === slot && r.props.get("type") === "file");
+    return match ? this.#typed(match, toFileDisk, cmd) : undefined;
+  }
+
+  async listDisks(slotPrefix: string): Promise<FileDisk[]> {
+    const prefix = validateSlotPrefix(slotPrefix);
+    const cmd = diskPrint();
+    if (prefix !== "") cmd.where("slot", val.prefixRegex(prefix), "~");
+    const disks: FileDisk[] = [];
+    for (const r of await this.#printDetail(cmd, DISK_KEYS)) {
+      if (r.props.get("type") !== "file" || !r.props.get("slot")?.startsWith(prefix)) continue;
+      try {
+        disks.push(toFileDisk(r));
+      } catch (e) {
+        // One odd disk (made by someone else) must not hide all the others.
+        this.#log.warn(
+          { slot: r.props.get("slot"), err: (e as Error).message },
+          "skipping a /disk record that could not be read",
+        );
+      }
+    }
+    return disks;
+  }
+
+  async addFileDisk(spec: AddFileDiskSpec): Promise<void> {
+    const add = new RosCommand("/disk", "add")
+      .arg("type", val.literal("file"))
+      .arg("slot", val.slot(spec.slot))
+      .arg("file-path", val.filePath(spec.filePath))
+      .arg("file-size", spec.fileSizeBytes === undefined ? undefined : val.bytes(spec.fileSizeBytes))
+      .arg("comment", spec.comment === "" ? undefined : val.comment(spec.comment))
+      .arg("nvme-tcp-export", val.bool(spec.nvmeExport));
+    if (spec.nvmeExport) {
+      add
+        .arg("nvme-tcp-server-port", val.port(spec.nvmePort))
+        .arg("nvme-tcp-server-nqn", spec.nqn === undefined ? undefined : val.nqn(spec.nqn))
+        .arg(
+          "nvme-tcp-server-allow-host-name",
+          spec.allowedHosts === undefined ? undefined : val.hostNqns(spec.allowedHosts),
+        );
+    }
+    await this.#mutate([add], spec.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs);
+
+    const disk = await this.getDisk(spec.slot);
+    if (!disk) throw new RdsError("failure", `verify after /disk add: disk ${spec.slot} does not exist`);
+    const expected: Partial<FileDisk> = {
+      filePath: spec.filePath,
+      nvmeExport: spec.nvmeExport,
+      comment: spec.comment,
+    };
+    if (spec.fileSizeBytes !== undefined) expected.sizeBytes = spec.fileSizeBytes;
+    if (spec.nvmeExport) {
+      expected.nvmePort = spec.nvmePort;
+      if (spec.nqn !== undefined) expected.nqn = spec.nqn;
+      if (spec.allowedHosts !== undefined) expected.allowedHosts = spec.allowedHosts;
+    }
+    verify("/disk add", disk, expected);
+  }
+
+  async setDisk(slot: string, changes: DiskChanges): Promise<void> {
+    const set = new RosCommand("/disk", "set")
+      .findWhere("slot", val.quoted(validateSlot(slot)))
+      .arg("file-size", changes.fileSizeBytes === undefined ? undefined : val.bytes(changes.fileSizeBytes))
+      .arg("comment", changes.comment === undefined ? undefined : val.comment(changes.comment))
+      .arg("nvme-tcp-export", changes.nvmeExport === undefined ? undefined : val.bool(changes.nvmeExport))
+      .arg(
+        "nvme-tcp-server-allow-host-name",
+        changes.allowedHosts === undefined ? undefined : val.hostNqns(changes.allowedHosts),
+      );
+    await this.#mutate([set], changes.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs);
+
+    // `set [find ...]` on a missing slot is a silent no-op: only reading back tells.
+    const disk = await this.getDisk(slot);
+    if (!disk) throw new RdsError("not-found", `no disk with slot ${slot}`);
+    const expected: Partial<FileDisk> = {};
+    if (changes.fileSizeBytes !== undefined) expected.sizeBytes = changes.fileSizeBytes;
+    if (changes.comment !== undefined) expected.comment = changes.comment;
+    if (changes.nvmeExport !== undefined) expected.nvmeExport = changes.nvmeExport;
+    if (changes.allowedHosts !== undefined && disk.nvmeExport) expected.allowedHosts = changes.allowedHosts;
+    verify("/disk set", disk, expected);
+  }
+
+  async removeDisk(slot: string): Promise<void> {
+    // An empty `[find]` removes nothing and prints nothing: a missing slot is not an error.
+    await this.#mutate([new RosCommand("/disk", "remove").findWhere("slot", val.quoted(validateSlot(slot)))]);
+  }
+
+  async getFile(name: string): Promise<RdsFile | undefined> {
+    const cmd = filePrint().where("name", val.quoted(validateFilePath(name)));
+    const match = (await this.#printDetail(cmd, FILE_KEYS)).find(
+      (r) => stripSlash(r.props.get("name")) === name,
+    );
+    return match ? this.#typed(match, toRdsFile, cmd) : undefined;
+  }
+
+  async listFiles(prefix: string): Promise<RdsFile[]> {
+    const p = validatePathPrefix(prefix);
+    const cmd = filePrint();
+    if (p !== "") cmd.where("name", val.prefixRegex(p), "~");
+    const records = await this.#printDetail(cmd, FILE_KEYS);
+    return records.map((r) => this.#typed(r, toRdsFile, cmd)).filter((f) => f.name.startsWith(p));
+  }
+
+  async removeFile(name: string): Promise<void> {
+    await this.#mutate([
+      new RosCommand("/file", "remove").findWhere("name", val.quoted(validateFilePath(name))),
+    ]);
+  }
+
+  async ensureDirectory(name: string): Promise<void> {
+    const parts = validateFilePath(name).split("/");
+    // The first component is a disk mount point, which exists or is not ours to create.
+    for (let i = 2; i <= parts.length; i++) await this.#ensureOneDirectory(parts.slice(0, i).join("/"));
+  }
+
+  async getPool(mountPoint: string): Promise<Pool | undefined> {
+    const cmd = diskPrint().where("mount-point", val.quoted(validateMountPoint(mountPoint)));
+    const match = (await this.#printDetail(cmd, DISK_KEYS)).find(
+      (r) => stripSlash(r.props.get("mount-point")) === mountPoint,
+    );
+    return match ? this.#typed(match, toPool, cmd) : undefined;
+  }
+
+  async systemInfo(): Promise<SystemInfo> {
+    const [resourceText, packageRecords] = await Promise.all([
+      this.#read(withSentinel(new RosCommand("/system/resource", "print")), "/system/resource print"),
+      this.#printDetail(new RosCommand("/system/package", "print").option("detail"), PACKAGE_KEYS),
+    ]);
+    try {
+      const resource = parseSingleton(resourceText);
+      const info: SystemInfo = {
+        version: versionNumber(resource.get("version") ?? ""),
+        packages: packageNames(packageRecords),
+      };
+      const board = resource.get("board-name");
+      if (board) info.boardName = board;
+      return info;
+    } catch (e) {
+      throw new RdsError("failure", `unexpected /system resource output: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async #ensureOneDirectory(path: string): Promise<void> {
+    const existing = await this.getFile(path);
+    if (existing?.type === "directory") return;
+    if (existing) throw new RdsError("exists", `${path} exists and is a ${existing.type}, not a directory`);
+    try {
+      await this.#mutate([
+        new RosCommand("/file", "add").arg("type", val.literal("directory")).arg("name", val.filePath(path)),
+      ]);
+    } catch (e) {
+      // Someone else made it between our read and our add: fine, if it is a directory.
+      if (!(e instanceof RdsError && e.kind === "exists") || (await this.getFile(path))?.type !== "directory")
+        throw e;
+    }
+  }
+
+  async #read(line: string, verb: string, timeoutMs?: number): Promise<string> {
+    const result = await this.#conn.exec(line, { verb, ...(timeoutMs ? { timeoutMs } : {}) });
+    return checkResult(result, line, { mutation: false });
+  }
+
+  async #mutate(commands: RosCommand[], timeoutMs?: number): Promise<void> {
+    const line = withSentinel(...commands);
+    const result = await this.#conn.exec(line, {
+      verb: commands[0]?.verb ?? "other",
+      ...(timeoutMs ? { timeoutMs } : {}),
+    });
+    checkResult(result, line, { mutation: true });
+  }
+
+  async #printDetail(cmd: RosCommand, keys: ReadonlySet<string>): Promise<DetailRecord[]> {
+    const line = withSentinel(cmd);
+    const text = await this.#read(line, cmd.verb);
+    try {
+      return parsePrintDetail(text, { knownKeys: keys });
+    } catch (e) {
+      throw new RdsError("failure", `unexpected RouterOS output: ${(e as Error).message}`, {
+        command: line,
+        cause: e,
+      });
+    }
+  }
+
+  #typed<T>(record: DetailRecord, map: (r: DetailRecord) => T, cmd: RosCommand): T {
+    try {
+      return map(record);
+    } catch (e) {
+      throw new RdsError("failure", `unexpected RouterOS record: ${(e as Error).message}`, {
+        command: cmd.render(),
+        cause: e,
+      });
+    }
+  }
+}
+
+const diskPrint = () => new RosCommand("/disk", "print").option("detail");
+const filePrint = () => new RosCommand("/file", "print").option("detail");
+const stripSlash = (s: string | undefined) => s?.replace(/^\/+/, "");
+
+/** Throws RdsError("failure") listing every field that differs from what was written. */
+function verify(what: string, disk: FileDisk, expected: Partial<FileDisk>): void {
+  const wrong = Object.entries(expected)
+    .filter(([k, v]) => JSON.stringify(disk[k as keyof FileDisk]) !== JSON.stringify(v))
+    .map(([k, v]) => `${k}: wanted ${JSON.stringify(v)}, got ${JSON.stringify(disk[k as keyof FileDisk])}`);
+  if (wrong.length > 0)
+    throw new RdsError("failure", `verify after ${what} on ${disk.slot}: ${wrong.join("; ")}`);
+}
