@@ -3,14 +3,14 @@
 // `CliValue` holding the already-quoted text (quote second). Command lines are built only from
 // `CliValue`s and from string literals in this module and ./client.ts.
 //
-// Validation rules (documented in docs as well; keep the two in sync):
+// Validation rules (the controller relies on them; change them only together with its tests):
 //   slot         ^[a-z0-9][a-z0-9.-]{0,62}$                 (≤ 63; also the default NQN on RouterOS < 7.21)
 //   file path    relative `/file` name: components of [A-Za-z0-9._-], no leading or trailing `/`, no `//`,
 //                no `.` or `..` component, ≤ 255 characters            (e.g. storage-pool/k8s/pvc-1.img)
 //   path prefix  like a file path but may end with `/` or be empty
 //   mount point  one path component: ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$
 //   NQN          ^nqn\.YYYY-MM\.<reverse domain [a-z0-9.-]>:<[A-Za-z0-9._:-]+>$, ≤ 223 bytes (NVMe base spec)
-//   host list    1..64 NQNs (as above), no duplicates, joined with `,` (≤ 2048 characters)
+//   host list    0..64 NQNs (as above; empty = any host), no duplicates, joined with `,` (≤ 2048 characters)
 //   comment      [A-Za-z0-9._:/+=@ -], ≤ 1024 characters, no leading/trailing space, no double space
 //                (the controller stores `<prefix>:<base64url JSON>`; the space rules keep `print detail`
 //                wrapping lossless)

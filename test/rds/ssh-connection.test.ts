@@ -1,4 +1,6 @@
 // SshConnection against a real ssh2.Server on loopback (helpers/fake-ssh-server.ts).
+import { once } from "node:events";
+import { type AddressInfo, connect as connectTcp, createServer, type Socket } from "node:net";
 import type { ServerChannel } from "ssh2";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/observability/logger.ts";
@@ -261,5 +263,90 @@ describe("host key pinning", () => {
     const warnings = cap.entries.filter((x) => x.event === "host-key-unverified");
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ security: true, level: "warn", actual: s.hostFingerprint });
+  });
+});
+
+/** A loopback TCP proxy that can stop forwarding without closing anything: a peer that vanished. */
+async function blackHoleProxy(
+  targetPort: number,
+): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const proxy = createServer((downstream) => {
+    const upstream = connectTcp(targetPort, "127.0.0.1");
+    for (const s of [downstream, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+    }
+    downstream.on("data", (d) => frozen || upstream.write(d));
+    upstream.on("data", (d) => frozen || downstream.write(d));
+    downstream.on("close", () => upstream.destroy());
+    upstream.on("close", () => downstream.destroy());
+  });
+  proxy.listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    freeze: () => {
+      frozen = true;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+  };
+}
+
+describe("keepalive and metrics", () => {
+  it("a silent peer is detected by keepalives: the running command fails unavailable, not at its timeout", async () => {
+    const s = await server({ handler: (cmd, ch) => cmd !== "stuck" && reply(ch, "ok\r\n") });
+    const proxy = await blackHoleProxy(s.port);
+    cleanup.push(() => proxy.close());
+    const c = connect(s, {
+      port: proxy.port,
+      keepaliveIntervalMs: 50,
+      keepaliveCountMax: 2,
+      reconnectMaxMs: 100,
+    });
+    await c.exec("warm-up");
+    const stuck = c.exec("stuck", { timeoutMs: 30_000 });
+    await s.waitForOpenChannels(1);
+    proxy.freeze();
+    expect((await rejection(stuck)).kind).toBe("unavailable");
+    expect(c.connected).toBe(false);
+  });
+
+  it("reports connected, reconnects and channel gauges", async () => {
+    const s = await server();
+    const value = async (
+      m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> },
+      labels = {},
+    ) =>
+      (await m.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+        ?.value ?? 0;
+    const successes = await value(metrics.sshReconnects, { result: "success" });
+    const c = connect(s);
+    await c.exec("one");
+    expect(await value(metrics.sshConnected)).toBe(1);
+    expect(await value(metrics.sshReconnects, { result: "success" })).toBe(successes + 1);
+    expect(await value(metrics.sshChannelsInUse)).toBe(0);
+    expect(await value(metrics.sshQueued)).toBe(0);
+    await c.close();
+    expect(await value(metrics.sshConnected)).toBe(0);
+    expect(c.connected).toBe(false);
+    expect((await rejection(c.exec("after-close"))).kind).toBe("unavailable");
+  });
+
+  it("never logs the private key or its passphrase", async () => {
+    const locked = generateKeys("ed25519", "pass-phrase-xyz");
+    const s = await server({ clientPublicKeys: [locked.public] });
+    const cap = captureLog();
+    const c = connect(s, { privateKey: locked.private, passphrase: "pass-phrase-xyz" }, cap.log);
+    await c.exec("x");
+    s.dropAll();
+    await s.waitForConnections(2);
+    await c.exec("y");
+    expect(cap.entries.length).toBeGreaterThan(0);
+    expect(cap.text()).not.toMatch(/pass-phrase-xyz|PRIVATE KEY/);
   });
 });
