@@ -302,6 +302,10 @@ export class SshConnection {
       };
       try {
         client.connect(config);
+        // One small request and reply per command: without TCP_NODELAY, Nagle's algorithm plus delayed
+        // ACKs add 40-80 ms to every command. ssh2 creates its socket inside connect() and does not
+        // expose an option for this.
+        (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
       } catch (e) {
         fail(unavailable(`SSH connect failed: ${(e as Error).message}`, e));
       }
