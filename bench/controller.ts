@@ -51,7 +51,11 @@ export async function benchController(): Promise<void> {
   const endpoint = await server.listen(`unix://${join(dir, "csi.sock")}`);
   const csi = connectCsi(endpoint);
   const raw = new ssh2.Client();
-  await new Promise<void>((resolve, reject) => raw.once("ready", resolve).once("error", reject).connect({ host: rds.sim.host, port: rds.sim.port, username: `${rds.user}+ct`, privateKey: rds.privateKey }));
+  await new Promise<void>((resolve, reject) => {
+    raw.once("ready", resolve).once("error", reject).connect({ host: rds.sim.host, port: rds.sim.port, username: `${rds.user}+ct`, privateKey: rds.privateKey });
+    // Same socket setting as the driver's client: a fair baseline, not one slowed by Nagle.
+    (raw as unknown as { _sock?: { setNoDelay(on: boolean): void } })._sock?.setNoDelay(true);
+  });
 
   const name = "pvc-0b0b0b0b-0000-4000-8000-00000000beef";
   const req = { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } }] };

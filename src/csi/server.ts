@@ -102,15 +102,15 @@ export class CsiServer {
     const volumeId = (req?.volume_id as string | undefined) || (req?.name as string | undefined) || undefined;
     const log = this.#log.child({ method, requestId, ...(volumeId ? { volumeId } : {}) });
     const quiet = QUIET_METHODS.has(method);
-    if (quiet) log.debug({ request: redactRequest(req) }, "call");
-    else log.info({ request: redactRequest(req) }, "call");
+    const level = quiet ? "debug" : "info";
+    const verbose = log.isLevelEnabled(level); // redacting a request costs more than the call itself on a fast path
+    if (verbose) log[level]({ request: redactRequest(req) }, "call");
     try {
       const res = await fn(req, { method, requestId, log, signal: abort.signal });
       const seconds = (performance.now() - started) / 1000;
       metrics.rpcTotal.inc({ method, code: "OK" });
       metrics.rpcDuration.observe({ method, code: "OK" }, seconds);
-      if (quiet) log.debug({ ms: Math.round(seconds * 1000) }, "ok");
-      else log.info({ ms: Math.round(seconds * 1000), response: redactRequest(res) }, "ok");
+      if (verbose) log[level]({ ms: Math.round(seconds * 1000), ...(quiet ? {} : { response: redactRequest(res) }) }, "ok");
       callback(null, res);
     } catch (err) {
       const { code, details } = toGrpcStatus(err);
