@@ -6,12 +6,12 @@ import type { CreateVolumeResponse } from "../csi/generated/csi/v1/CreateVolumeR
 import type { DeleteVolumeRequest__Output } from "../csi/generated/csi/v1/DeleteVolumeRequest.ts";
 import { VolumeContextKey } from "../csi/volume-context.ts";
 import { metrics } from "../observability/metrics.ts";
-import { RdsError } from "../rds/types.ts";
+import { type FileDisk, RdsError } from "../rds/types.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
 import { isVolumeId, NAME_MAX, slotForName } from "./volume-id.ts";
-import { encodeRecord, type VolumeRecord } from "./volume-record.ts";
+import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
 
 export function volumeFilePath(volumePath: string, slot: string): string {
   return `${normalizeVolumePath(volumePath)}/${slot}.img`;
@@ -52,8 +52,9 @@ export async function createVolume(c: ControllerContext, req: CreateVolumeReques
     await c.ensureDirectory(normalizeVolumePath(volumePath));
 
     const record: VolumeRecord = { name, requiredBytes: range.required, params: storedParams(params), attachments: [], createdAt: new Date().toISOString() };
+    let disk: FileDisk;
     try {
-      await c.rds.addFileDisk({
+      disk = await c.rds.addFileDisk({
         slot,
         filePath,
         fileSizeBytes: range.size,
@@ -71,11 +72,9 @@ export async function createVolume(c: ControllerContext, req: CreateVolumeReques
       }
       throw err;
     }
-    const created = await c.loadVolume(slot);
-    if (!created || created.disk.sizeBytes !== range.size)
-      throw failedPrecondition(`RDS did not keep volume ${slot} as written (expected ${range.size} bytes, found ${created ? created.disk.sizeBytes : "nothing"})`);
-    c.log.info({ slot, bytes: range.size, filePath }, "volume created");
-    return volumeResponse(created);
+    // addFileDisk read the disk back and checked size, path, export and comment (verify after write).
+    c.log.info({ slot, bytes: disk.sizeBytes, filePath }, "volume created");
+    return volumeResponse({ disk, record });
   });
 }
 
@@ -89,16 +88,16 @@ async function existingVolume(
 ): Promise<Volume | undefined> {
   const disk = await c.rds.getDisk(slot);
   if (!disk) return undefined;
-  const v = await c.loadVolume(slot);
-  if (!v) throw alreadyExists(`disk slot ${slot} exists on the RDS but was not created by this driver; refusing to touch it`);
+  const record = decodeRecord(disk.comment);
+  if (!record) throw alreadyExists(`disk slot ${slot} exists on the RDS but was not created by this driver; refusing to touch it`);
+  const v: Volume = { disk, record };
   if (v.record.name !== name) throw alreadyExists(`volume id ${slot} belongs to another volume name`);
   if (!sizeFits(v.disk.sizeBytes, range))
     throw alreadyExists(`volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`);
   if (JSON.stringify(sortKeys(v.record.params)) !== JSON.stringify(sortKeys(params))) throw alreadyExists(`volume ${name} exists with other parameters`);
   if (!v.disk.nvmeExport) {
     // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
-    await c.rds.setDisk(slot, { nvmeExport: true });
-    v.disk.nvmeExport = true;
+    v.disk = await c.rds.setDisk(slot, { nvmeExport: true });
   }
   return v;
 }
@@ -115,9 +114,7 @@ export async function deleteVolume(c: ControllerContext, req: DeleteVolumeReques
     if (v) {
       const attached = v.record.attachments.map((a) => a.node);
       if (attached.length) throw failedPrecondition(`volume ${id} is still published to ${attached.join(", ")}; unpublish it first`);
-      // Disable the export first so no initiator keeps writing to a disk that is going away.
-      if (v.disk.nvmeExport) await c.rds.setDisk(id, { nvmeExport: false });
-      await c.rds.removeDisk(id);
+      await c.rds.removeDisk(id); // disables the export first, in the same command line
       await c.rds.removeFile(v.disk.filePath); // RouterOS leaves the backing file behind
       c.log.info({ slot: id, filePath: v.disk.filePath }, "volume deleted");
       return {};

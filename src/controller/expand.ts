@@ -3,7 +3,7 @@
 import { invalidArgument, notFound, required, resourceExhausted } from "../csi/errors.ts";
 import type { ControllerExpandVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerExpandVolumeRequest.ts";
 import type { ControllerExpandVolumeResponse } from "../csi/generated/csi/v1/ControllerExpandVolumeResponse.ts";
-import { RdsError } from "../rds/types.ts";
+import { type FileDisk, RdsError } from "../rds/types.ts";
 import { resolveCapacity } from "./capacity-range.ts";
 import type { ControllerContext } from "./context.ts";
 import { poolOf } from "./params.ts";
@@ -29,15 +29,15 @@ export async function controllerExpand(c: ControllerContext, req: ControllerExpa
     const pool = await c.rds.getPool(poolOf(v.disk.filePath));
     const growth = range.size - v.disk.sizeBytes;
     if (pool && pool.freeBytes < growth) throw resourceExhausted(`not enough space on pool ${pool.slot} to grow ${id} by ${growth} bytes`);
+    let after: FileDisk;
     try {
-      await c.rds.setDisk(id, { fileSizeBytes: range.size, comment: encodeRecord({ ...v.record, requiredBytes: range.required }) });
+      // setDisk reads the disk back and checks the new size (verify after write).
+      after = await c.rds.setDisk(id, { fileSizeBytes: range.size, comment: encodeRecord({ ...v.record, requiredBytes: range.required }) });
     } catch (err) {
       if (err instanceof RdsError && err.kind === "no-space") throw resourceExhausted(`not enough space to grow ${id} to ${range.size} bytes`);
       throw err;
     }
-    const after = await c.loadVolume(id);
-    if (!after || after.disk.sizeBytes < range.size) throw new Error(`RDS reports ${after?.disk.sizeBytes} bytes for ${id} after growing it to ${range.size}`);
-    c.log.info({ slot: id, from: v.disk.sizeBytes, to: after.disk.sizeBytes }, "volume expanded");
-    return { capacity_bytes: String(after.disk.sizeBytes), node_expansion_required: nodeExpansionRequired };
+    c.log.info({ slot: id, from: v.disk.sizeBytes, to: after.sizeBytes }, "volume expanded");
+    return { capacity_bytes: String(after.sizeBytes), node_expansion_required: nodeExpansionRequired };
   });
 }

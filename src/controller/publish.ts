@@ -31,10 +31,8 @@ async function saveAttachments(c: ControllerContext, v: Volume, attachments: Att
   const record = { ...v.record, attachments };
   const allowedHosts = [...new Set(attachments.map((a) => deriveHostNqn(a.node, c.opts.driverName)))];
   // Re-assert the export too: an appliance that lost it (reboot, manual change) gets it back on attach.
-  await c.rds.setDisk(v.disk.slot, { comment: encodeRecord(record), allowedHosts, ...(v.disk.nvmeExport ? {} : { nvmeExport: true }) });
+  v.disk = await c.rds.setDisk(v.disk.slot, { comment: encodeRecord(record), allowedHosts, ...(v.disk.nvmeExport ? {} : { nvmeExport: true }) });
   v.record = record;
-  v.disk.nvmeExport = true;
-  v.disk.allowedHosts = allowedHosts;
 }
 
 export async function controllerPublish(c: ControllerContext, req: ControllerPublishVolumeRequest__Output): Promise<ControllerPublishVolumeResponse> {

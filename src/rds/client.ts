@@ -104,7 +104,7 @@ export class SshRdsClient implements RdsClient {
     return disks;
   }
 
-  async addFileDisk(spec: AddFileDiskSpec): Promise<void> {
+  async addFileDisk(spec: AddFileDiskSpec): Promise<FileDisk> {
     const add = new RosCommand("/disk", "add")
       .arg("type", val.literal("file"))
       .arg("slot", val.slot(spec.slot))
@@ -137,9 +137,10 @@ export class SshRdsClient implements RdsClient {
       if (spec.allowedHosts !== undefined) expected.allowedHosts = spec.allowedHosts;
     }
     verify("/disk add", disk, expected);
+    return disk;
   }
 
-  async setDisk(slot: string, changes: DiskChanges): Promise<void> {
+  async setDisk(slot: string, changes: DiskChanges): Promise<FileDisk> {
     const set = new RosCommand("/disk", "set")
       .findWhere("slot", val.quoted(validateSlot(slot)))
       .arg("file-size", changes.fileSizeBytes === undefined ? undefined : val.bytes(changes.fileSizeBytes))
@@ -160,11 +161,18 @@ export class SshRdsClient implements RdsClient {
     if (changes.nvmeExport !== undefined) expected.nvmeExport = changes.nvmeExport;
     if (changes.allowedHosts !== undefined && disk.nvmeExport) expected.allowedHosts = changes.allowedHosts;
     verify("/disk set", disk, expected);
+    return disk;
   }
 
   async removeDisk(slot: string): Promise<void> {
-    // An empty `[find]` removes nothing and prints nothing: a missing slot is not an error.
-    await this.#mutate([new RosCommand("/disk", "remove").findWhere("slot", val.quoted(validateSlot(slot)))]);
+    // Export off first, in the same command line so no initiator keeps writing to a disk that is going
+    // away; a runtime error stops the line, so the remove never runs if disabling failed. An empty
+    // `[find]` changes nothing and prints nothing: a missing slot is not an error.
+    const where = val.quoted(validateSlot(slot));
+    await this.#mutate([
+      new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(false)),
+      new RosCommand("/disk", "remove").findWhere("slot", where),
+    ]);
   }
 
   async getFile(name: string): Promise<RdsFile | undefined> {

@@ -92,11 +92,13 @@ export interface RdsClient {
   getDisk(slot: string): Promise<FileDisk | undefined>;
   /** File disks whose slot starts with the prefix. */
   listDisks(slotPrefix: string): Promise<FileDisk[]>;
-  /** `/disk add type=file ...`; throws RdsError("exists") if the slot is taken, ("no-space") when full. */
-  addFileDisk(spec: AddFileDiskSpec): Promise<void>;
-  /** `/disk set`; throws RdsError("not-found") if the slot does not exist. */
-  setDisk(slot: string, changes: DiskChanges): Promise<void>;
-  /** `/disk remove`; a missing slot is not an error. The backing file stays (RouterOS behaviour). */
+  /** `/disk add type=file ...`, then reads the disk back and checks it (verify after write): returns what
+   * the appliance now holds. Throws RdsError("exists") if the slot is taken, ("no-space") when full. */
+  addFileDisk(spec: AddFileDiskSpec): Promise<FileDisk>;
+  /** `/disk set`, verified by reading back; throws RdsError("not-found") if the slot does not exist. */
+  setDisk(slot: string, changes: DiskChanges): Promise<FileDisk>;
+  /** Disables the export and removes the `/disk` item in one command line; a missing slot is not an
+   * error. The backing file stays (RouterOS behaviour): remove it with removeFile. */
   removeDisk(slot: string): Promise<void>;
   getFile(name: string): Promise<RdsFile | undefined>;
   /** Files whose name starts with the prefix (no leading slash). */
