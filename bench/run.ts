@@ -1,9 +1,11 @@
 // Benchmarks, run on demand (never in CI, never as timed tests): `npm run bench [-- name...]`.
 // Each prints a table of ratios measured side by side in one run.
 import { benchController } from "./controller.ts";
+import { benchNode } from "./node.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   controller: benchController,
+  node: benchNode,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -4,6 +4,7 @@
 // Sources: mountinfo, sysfs holders, loop devices backed by the device, and /proc/*/fd (compared by
 // device numbers via stat, so a node opened under another path or mount namespace still counts).
 // No lsof: the prior driver's BusyBox lsof ignored its argument and made the check a no-op.
+import { readdirSync, readlinkSync, statSync } from "node:fs";
 import { readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { mountsOfDevice, readMountInfo } from "../mount/mountinfo.ts";
@@ -83,6 +84,9 @@ async function loopBackers(sysfsRoot: string, devs: readonly DevNumbers[]): Prom
 
 const SKIP_LINK = /^(socket|pipe|anon_inode|net|mnt|user|pid|ipc|uts|cgroup|time):/;
 
+// Synchronous on purpose: a node has hundreds of processes and thousands of descriptors, and one
+// readlink+stat pair through the libuv thread pool each made this scan take 100-200 ms per detach. The
+// sync calls take a few microseconds each; the loop yields to the event loop every few milliseconds.
 async function openHandles(
   procRoot: string,
   devs: readonly DevNumbers[],
@@ -92,36 +96,39 @@ async function openHandles(
   const users: string[] = [];
   let pids: string[];
   try {
-    pids = (await readdir(procRoot)).filter((p) => /^\d+$/.test(p) && Number(p) !== selfPid);
+    pids = readdirSync(procRoot).filter((p) => /^\d+$/.test(p) && Number(p) !== selfPid);
   } catch {
     return { users, complete: false };
   }
+  let slice = Date.now();
   for (const pid of pids) {
     if (Date.now() > deadline) return { users, complete: false };
+    if (Date.now() - slice > 5) {
+      await new Promise((r) => setImmediate(r));
+      slice = Date.now();
+    }
     const fdDir = join(procRoot, pid, "fd");
     let fds: string[];
     try {
-      fds = await readdir(fdDir);
+      fds = readdirSync(fdDir);
     } catch {
       continue; // the process exited or is not ours to inspect
     }
-    const hits = await Promise.all(
-      fds.map(async (fd) => {
-        const p = join(fdDir, fd);
-        try {
-          const link = await readlink(p);
-          if (SKIP_LINK.test(link) || !link.startsWith("/")) return false;
-          const st = await stat(p, { bigint: true });
-          return st.isBlockDevice() && matches(devs, splitDev(st.rdev)) ? link : false;
-        } catch {
-          return false;
-        }
-      }),
-    );
-    const opened = hits.filter((h): h is string => typeof h === "string");
-    if (opened.length > 0) {
+    const opened = new Set<string>();
+    for (const fd of fds) {
+      const p = join(fdDir, fd);
+      try {
+        const link = readlinkSync(p);
+        if (SKIP_LINK.test(link) || !link.startsWith("/")) continue;
+        const st = statSync(p, { bigint: true });
+        if (st.isBlockDevice() && matches(devs, splitDev(st.rdev))) opened.add(link);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    if (opened.size > 0) {
       const comm = (await readSysfs(join(procRoot, pid, "comm"))) ?? "?";
-      users.push(`process ${pid} (${comm}) has it open as ${[...new Set(opened)].join(", ")}`);
+      users.push(`process ${pid} (${comm}) has it open as ${[...opened].join(", ")}`);
     }
   }
   return { users, complete: true };
