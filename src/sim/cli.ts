@@ -2,6 +2,7 @@
 // Prints one `ready` line with host, port and host key fingerprint, runs until SIGINT/SIGTERM, then closes.
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { NVMET_MODES, type NvmetMode } from "./nvmet-export.ts";
 import { startSimulator } from "./simulator.ts";
 import type { SimPoolSpec } from "./types.ts";
 
@@ -21,6 +22,8 @@ const USAGE = `usage: rds-csi sim --listen HOST:PORT --data DIR --authorized-key
   --disk-full                pools report no free space
   --hang REGEX               commands matching REGEX never answer (repeatable)
   --drop-on REGEX            the connection drops when a command matches REGEX (repeatable, every time)
+  --nvmet MODE               real NVMe/TCP exports through the kernel's nvmet: off (default), auto, required
+  --nvmet-address ADDR       address the nvmet TCP ports listen on (default 127.0.0.1)
 `;
 
 const SIZE = /^(\d+)([KMGT]?)$/;
@@ -71,6 +74,8 @@ export async function runSimCli(argv: string[]): Promise<void> {
       "disk-full": { type: "boolean" },
       hang: { type: "string", multiple: true },
       "drop-on": { type: "string", multiple: true },
+      nvmet: { type: "string" },
+      "nvmet-address": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -85,6 +90,9 @@ export async function runSimCli(argv: string[]): Promise<void> {
   if (errorStream !== undefined && errorStream !== "stdout" && errorStream !== "stderr") {
     throw new Error(`--error-stream must be stdout or stderr`);
   }
+  const nvmet = values.nvmet;
+  if (nvmet !== undefined && !NVMET_MODES.includes(nvmet as NvmetMode))
+    throw new Error(`--nvmet must be one of ${NVMET_MODES.join(", ")}`);
   const { host, port } = parseListen(values.listen);
   const authorizedKeys = (await readFile(values["authorized-keys"], "utf8"))
     .split("\n")
@@ -99,6 +107,9 @@ export async function runSimCli(argv: string[]): Promise<void> {
     wrapWidth: int("wrap-width", values["wrap-width"]),
     errorStream,
     version: values.version,
+    nvmet: nvmet as NvmetMode | undefined,
+    nvmetAddress: values["nvmet-address"],
+    nvmetLog: (m) => process.stderr.write(`${m}\n`),
   });
 
   const latency = int("latency-ms", values["latency-ms"]);

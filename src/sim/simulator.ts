@@ -8,6 +8,7 @@ import type { SimServices } from "./commands.ts";
 import { FaultInjector } from "./faults.ts";
 import { loadOrCreateHostKey } from "./host-key.ts";
 import { Interpreter, type LineResult } from "./interpreter.ts";
+import { NvmetExporter, syncExportsAfter } from "./nvmet-export.ts";
 import { CRLF } from "./render.ts";
 import { type ExecReply, type ExecRequest, SshServer } from "./ssh-server.ts";
 import { SIM_DIR, SimStore } from "./store.ts";
@@ -44,6 +45,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     diskFull: () => faults.isDiskFull(),
   };
   const interpreter = new Interpreter(services);
+  // Real NVMe/TCP exports through the kernel's nvmet, when asked for (nvmet-export.ts); off by default.
+  const exporter = await NvmetExporter.open({
+    mode: opts.nvmet ?? "off",
+    address: opts.nvmetAddress,
+    log: opts.nvmetLog,
+  });
+  const localPath = (name: string) => store.localPath(name);
+  if (exporter) await exporter.sync(store.disks, localPath); // disks a previous run left exported
   const queue = new SerialQueue();
   const commandLog: SimCommandLogEntry[] = [];
   let width = opts.wrapWidth ?? DEFAULT_WRAP_WIDTH;
@@ -81,7 +90,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       result = { output: "", error: plan.failMessage };
     } else {
       try {
-        result = await queue.run(() => interpreter.run(req.command, { width }));
+        result = await queue.run(async () => {
+          const r = await interpreter.run(req.command, { width });
+          return exporter ? syncExportsAfter(exporter, store.disks, localPath, r) : r;
+        });
       } catch (err) {
         result = { output: "", error: `failure: simulator error: ${(err as Error).message}` };
       }
@@ -115,6 +127,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       if (!name) throw new Error(`invalid RouterOS file name: ${fileName}`);
       return store.localPath(name);
     },
+    ...(exporter ? { nvmet: exporter } : {}),
     setWrapWidth: (w) => {
       width = w;
     },
@@ -124,6 +137,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       faults.clear();
       await ssh.close();
       await queue.run(async () => undefined);
+      await exporter?.close();
     },
   };
 }

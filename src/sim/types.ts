@@ -1,4 +1,5 @@
 // Public surface of the RouterOS simulator (`rds-csi sim`), used by the CLI, the demo, tests and benchmarks.
+import type { NvmetMode, NvmetStatus } from "./nvmet-export.ts";
 
 export interface SimPoolSpec {
   /** Slot and mount point of the pool disk, e.g. `storage-pool`. */
@@ -25,6 +26,12 @@ export interface SimulatorOptions {
   version?: string;
   /** Installed packages reported by `/system package print`; default routeros, rose-storage. */
   packages?: string[];
+  /** Real NVMe/TCP exports through the kernel's nvmet (nvmet-export.ts): off (default), auto, required. */
+  nvmet?: NvmetMode;
+  /** Address the nvmet TCP ports listen on (default 127.0.0.1). */
+  nvmetAddress?: string;
+  /** Receives nvmet diagnostics (exports made, removed, failed). */
+  nvmetLog?: (message: string) => void;
 }
 
 /** Fault and latency injection. Patterns are matched against the whole command line (substring or RegExp). */
@@ -69,6 +76,8 @@ export interface Simulator {
     maxConcurrentChannels: number;
     totalConnections: number;
   };
+  /** Present while disks are really exported through nvmet. */
+  readonly nvmet?: NvmetStatus;
   /** Changes the `print detail` wrap width for the following commands (0 = no wrapping). */
   setWrapWidth?(width: number): void;
   close(): Promise<void>;
