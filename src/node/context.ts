@@ -1,6 +1,7 @@
 // What every node RPC shares: options, the transport, locks, breakers, and helpers over the host's
 // view (mountinfo, sysfs, /proc) — all rooted at configurable paths so tests can point them elsewhere.
-import { isAbsolute, resolve } from "node:path";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { aborted, invalidArgument, notFound, required } from "../csi/errors.ts";
 import type { CallContext } from "../csi/types.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -60,6 +61,20 @@ export function requestPath(value: string | undefined | null, field: string): st
   if (/[\u0000-\u001f]/.test(p) || p.length > 4096)
     throw invalidArgument(`${field} contains control characters or is too long`);
   return resolve(p);
+}
+
+/**
+ * The path as mountinfo shows it: symlinks in existing components resolved (kubelet's root dir is a
+ * symlink on some distributions), missing trailing components kept. Without this a symlinked staging
+ * path would never match its mount and every retry would stack another mount on it.
+ */
+export async function canonical(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(await canonical(parent), basename(path));
+  }
 }
 
 /** A path a volume should be found at: a path that cannot exist is NOT_FOUND, not a bad request. */

@@ -8,7 +8,7 @@ import type { NodeExpandVolumeResponse } from "../csi/generated/csi/v1/NodeExpan
 import { toBytes } from "../csi/int64.ts";
 import type { CallContext } from "../csi/types.ts";
 import { sleep } from "../util/sleep.ts";
-import { exclusive, lookupPath, mounts, type NodeContext } from "./context.ts";
+import { canonical, exclusive, lookupPath, mounts, type NodeContext } from "./context.ts";
 import { mountAt } from "./mount/mountinfo.ts";
 import { growFilesystem } from "./mount/resize.ts";
 import {
@@ -26,9 +26,10 @@ export async function nodeExpandVolume(
   ctx: CallContext,
 ): Promise<NodeExpandVolumeResponse> {
   const volumeId = required(req.volume_id, "volume_id");
-  const path = lookupPath(req.volume_path, "volume_path");
+  const requested = lookupPath(req.volume_path, "volume_path");
   const requiredBytes = toBytes(req.capacity_range?.required_bytes, "capacity_range.required_bytes");
   return exclusive(nc, volumeId, { breaker: false }, async () => {
+    const path = await canonical(requested);
     const st = await lstat(path).catch(() => undefined);
     if (!st) throw notFound(`volume path ${path} does not exist`);
     const m = mountAt(await mounts(nc), path);

@@ -10,7 +10,7 @@ import { alreadyExists, failedPrecondition, required, unavailable } from "../csi
 import type { NodePublishVolumeRequest__Output } from "../csi/generated/csi/v1/NodePublishVolumeRequest.ts";
 import type { NodeUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/NodeUnpublishVolumeRequest.ts";
 import { run } from "../util/exec.ts";
-import { exclusive, mountEnv, mounts, type NodeContext, requestPath } from "./context.ts";
+import { canonical, exclusive, mountEnv, mounts, type NodeContext, requestPath } from "./context.ts";
 import { bindMount, unmountAll } from "./mount/mount.ts";
 import { perMountFlags, validateMountFlags } from "./mount/mount-flags.ts";
 import { isReadOnlyMount, mountAt } from "./mount/mountinfo.ts";
@@ -56,9 +56,12 @@ export async function nodePublishVolume(
     singleWriter: cap.mode === "SINGLE_NODE_SINGLE_WRITER",
     flags,
   };
-  return exclusive(nc, volumeId, { breaker: true }, () =>
-    cap.accessType === "block" ? publishBlock(nc, r) : publishFilesystem(nc, r),
-  );
+  return exclusive(nc, volumeId, { breaker: true }, async () => {
+    const paths = { stagingPath: await canonical(stagingPath), targetPath: await canonical(targetPath) };
+    return cap.accessType === "block"
+      ? publishBlock(nc, { ...r, ...paths })
+      : publishFilesystem(nc, { ...r, ...paths });
+  });
 }
 
 async function publishFilesystem(nc: NodeContext, r: PublishRequest): Promise<Record<string, never>> {
@@ -181,8 +184,9 @@ export async function nodeUnpublishVolume(
   req: NodeUnpublishVolumeRequest__Output,
 ): Promise<Record<string, never>> {
   const volumeId = required(req.volume_id, "volume_id");
-  const targetPath = requestPath(req.target_path, "target_path");
+  const requested = requestPath(req.target_path, "target_path");
   return exclusive(nc, volumeId, { breaker: false }, async () => {
+    const targetPath = await canonical(requested);
     if (!(await lstat(targetPath).catch(() => undefined))) return {};
     if (mountAt(await mounts(nc), targetPath)) await unmountAll(targetPath, mountEnv(nc));
     const st = await lstat(targetPath).catch(() => undefined);

@@ -14,6 +14,7 @@ import type { CallContext } from "../csi/types.ts";
 import { VolumeContextKey } from "../csi/volume-context.ts";
 import {
   attachMetered,
+  canonical,
   detachMetered,
   deviceUsers,
   exclusive,
@@ -58,12 +59,16 @@ export async function nodeStageVolume(
 ): Promise<Record<string, never>> {
   const volumeId = required(req.volume_id, "volume_id");
   const stagingPath = requestPath(req.staging_target_path, "staging_target_path");
+  // Unsupported capabilities, including ReadWriteMany with a filesystem (two nodes writing one ext4/xfs
+  // corrupt it), are INVALID_ARGUMENT: the request asks for something this driver never supports, which
+  // the spec's "invalid or unsupported field" covers; FAILED_PRECONDITION would suggest that a retry in
+  // another state could succeed. The controller refuses the same capabilities at CreateVolume.
   const cap = describeCapability(req.volume_capability);
   // Connection facts from publish_context (recomputed at every attach); volume_context only as a fallback.
   const target = nc.transport.parseTarget({ ...(req.volume_context ?? {}), ...(req.publish_context ?? {}) });
   if (cap.accessType === "block")
-    return exclusive(nc, volumeId, { breaker: true }, () =>
-      stageBlock(nc, volumeId, stagingPath, target, ctx),
+    return exclusive(nc, volumeId, { breaker: true }, async () =>
+      stageBlock(nc, volumeId, await canonical(stagingPath), target, ctx),
     );
   const fsType = cap.fsType ?? "ext4";
   const flags = validateMountFlags(cap.mountFlags, fsType);
@@ -76,7 +81,9 @@ export async function nodeStageVolume(
     readOnly: cap.readOnlyMode || flags.includes("ro"),
     mkfsOptions: validateMkfsOptions(fsType, req.volume_context?.[VolumeContextKey.mkfsOptions]),
   };
-  return exclusive(nc, volumeId, { breaker: true }, () => stageFilesystem(nc, fs, ctx));
+  return exclusive(nc, volumeId, { breaker: true }, async () =>
+    stageFilesystem(nc, { ...fs, stagingPath: await canonical(stagingPath) }, ctx),
+  );
 }
 
 async function stageBlock(

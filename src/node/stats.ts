@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { notFound, required } from "../csi/errors.ts";
 import type { NodeGetVolumeStatsRequest__Output } from "../csi/generated/csi/v1/NodeGetVolumeStatsRequest.ts";
 import type { NodeGetVolumeStatsResponse } from "../csi/generated/csi/v1/NodeGetVolumeStatsResponse.ts";
-import { lookupPath, mounts, type NodeContext } from "./context.ts";
+import { canonical, lookupPath, mounts, type NodeContext } from "./context.ts";
 import { isReadOnlyMount, type MountEntry, mountAt } from "./mount/mountinfo.ts";
 import { filesystemUsage } from "./mount/statfs.ts";
 import {
@@ -25,7 +25,7 @@ export async function nodeGetVolumeStats(
   req: NodeGetVolumeStatsRequest__Output,
 ): Promise<NodeGetVolumeStatsResponse> {
   const volumeId = required(req.volume_id, "volume_id");
-  const path = lookupPath(req.volume_path, "volume_path");
+  const path = await canonical(lookupPath(req.volume_path, "volume_path"));
   const st = await lstat(path).catch(() => undefined);
   if (!st) throw notFound(`volume path ${path} does not exist`);
   const m = mountAt(await mounts(nc), path);

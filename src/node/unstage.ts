@@ -6,6 +6,7 @@
 import { failedPrecondition, required } from "../csi/errors.ts";
 import type { NodeUnstageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeUnstageVolumeRequest.ts";
 import {
+  canonical,
   detachMetered,
   deviceUsers,
   exclusive,
@@ -26,8 +27,9 @@ export async function nodeUnstageVolume(
   req: NodeUnstageVolumeRequest__Output,
 ): Promise<Record<string, never>> {
   const volumeId = required(req.volume_id, "volume_id");
-  const stagingPath = requestPath(req.staging_target_path, "staging_target_path");
+  const requested = requestPath(req.staging_target_path, "staging_target_path");
   return exclusive(nc, volumeId, { breaker: false }, async () => {
+    const stagingPath = await canonical(requested);
     const log = nc.log.child({ volumeId, stagingPath });
     const all = await mounts(nc);
     const staged = mountAt(all, stagingPath);

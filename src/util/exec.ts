@@ -30,6 +30,7 @@ export class ExecError extends Error {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
+const KILL_GRACE_MS = 5_000;
 
 /** Runs a command and resolves with its result whatever the exit code. Rejects only when it could not run. */
 export function run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -49,9 +50,28 @@ export function run(file: string, args: readonly string[], opts: ExecOptions = {
     child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr += d;
     });
+    let killGrace: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
+      // A process stuck in uninterruptible I/O (umount on a dead NVMe device) ignores SIGKILL and never
+      // closes; give up waiting for it so the caller, and the lock it holds, are not wedged forever.
+      killGrace = setTimeout(() => {
+        const result = {
+          code: null,
+          signal: "SIGKILL" as NodeJS.Signals,
+          stdout,
+          stderr,
+          durationMs: performance.now() - started,
+        };
+        reject(
+          new ExecError(
+            describe(file, args),
+            result,
+            `timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms and did not exit after SIGKILL`,
+          ),
+        );
+      }, KILL_GRACE_MS);
     }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     child.on("error", (err) => {
       clearTimeout(timer);
@@ -59,8 +79,16 @@ export function run(file: string, args: readonly string[], opts: ExecOptions = {
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killGrace);
       const result = { code, signal, stdout, stderr, durationMs: performance.now() - started };
-      if (timedOut) reject(new ExecError(describe(file, args), result, `timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`));
+      if (timedOut)
+        reject(
+          new ExecError(
+            describe(file, args),
+            result,
+            `timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`,
+          ),
+        );
       else resolve(result);
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
@@ -68,9 +96,14 @@ export function run(file: string, args: readonly string[], opts: ExecOptions = {
 }
 
 /** Runs a command and rejects with ExecError unless it exits 0. */
-export async function runOk(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function runOk(
+  file: string,
+  args: readonly string[],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
   const result = await run(file, args, opts);
-  if (result.code !== 0) throw new ExecError(describe(file, args), result, `exit status ${result.code ?? result.signal}`);
+  if (result.code !== 0)
+    throw new ExecError(describe(file, args), result, `exit status ${result.code ?? result.signal}`);
   return result;
 }
 

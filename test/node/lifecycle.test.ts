@@ -4,10 +4,11 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, stat, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../../src/csi/errors.ts";
+import { parseMountInfo } from "../../src/node/mount/mountinfo.ts";
 import { STATE_FILE } from "../../src/node/stage-state.ts";
 import {
   blockCap,
@@ -337,6 +338,31 @@ describe("access modes and re-publish rules", () => {
     expect(wrongFs.code).toBe(Code.ALREADY_EXISTS);
     await srv.node.NodeUnpublishVolume({ volume_id: "pvc-ro", target_path: target });
     await srv.node.NodeUnstageVolume({ volume_id: "pvc-ro", staging_target_path: v.staging });
+  });
+});
+
+describe("paths", () => {
+  it("matches mounts through a symlinked kubelet directory instead of stacking mounts", async () => {
+    const file = "storage-pool/k8s/pvc-link.img";
+    await createImage(root, file, 64 * MiB);
+    await mkdir(join(dir, "real-kubelet"));
+    await symlink(join(dir, "real-kubelet"), join(dir, "kubelet"));
+    const staging = join(dir, "kubelet", "staging", "pvc-link");
+    const req = {
+      volume_id: "pvc-link",
+      staging_target_path: staging,
+      publish_context: loopContext(file),
+      volume_capability: mountCap("ext4"),
+    };
+    await repeat(3, () => srv.node.NodeStageVolume(req));
+    const real = join(dir, "real-kubelet", "staging", "pvc-link");
+    const stacked = parseMountInfo(readFileSync("/proc/self/mountinfo", "utf8")).filter(
+      (m) => m.mountPoint === real,
+    );
+    expect(stacked).toHaveLength(1);
+    await srv.node.NodeUnstageVolume({ volume_id: "pvc-link", staging_target_path: staging });
+    expect(isMounted(real)).toBe(false);
+    expect(loopsUnder(root)).toEqual([]);
   });
 });
 

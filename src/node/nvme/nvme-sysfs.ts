@@ -14,6 +14,10 @@ export interface NvmeController {
   state: string;
   /** `traddr=10.0.0.1,trsvcid=4420[,src_addr=...]`. */
   address: string;
+  /** The host NQN it was connected with (`hostnqn` attribute of fabrics controllers); undefined when absent. */
+  hostNqn?: string;
+  /** Usable namespace devices reached through this controller (heads when multipath is on). */
+  namespaces: string[];
 }
 
 export interface NvmeSubsystemView {
@@ -53,10 +57,13 @@ export async function scanNvme(sysfsRoot: string): Promise<Map<string, NvmeSubsy
   };
   const readController = async (name: string): Promise<NvmeController> => {
     const dir = join(sysfsRoot, "class", "nvme", name);
+    const hostNqn = await readSysfs(join(dir, "hostnqn"));
     return {
       name,
       state: (await readSysfs(join(dir, "state"))) ?? "unknown",
       address: (await readSysfs(join(dir, "address"))) ?? "",
+      ...(hostNqn ? { hostNqn } : {}),
+      namespaces: [],
     };
   };
 
@@ -79,11 +86,17 @@ export async function scanNvme(sysfsRoot: string): Promise<Map<string, NvmeSubsy
     const nqn = await readSysfs(join(ctrlDir, c, "subsysnqn"));
     if (!nqn) continue;
     const e = entry(nqn);
-    if (!e.controllers.has(c)) e.controllers.set(c, await readController(c));
+    let ctrl = e.controllers.get(c);
+    if (!ctrl) {
+      ctrl = await readController(c);
+      e.controllers.set(c, ctrl);
+    }
     for (const child of await list(join(ctrlDir, c))) {
       const hidden = HIDDEN.exec(child);
-      if (hidden) e.namespaces.add(`nvme${hidden[1]}n${hidden[2]}`);
-      else if (NS.test(child)) e.namespaces.add(child);
+      const ns = hidden ? `nvme${hidden[1]}n${hidden[2]}` : NS.test(child) ? child : undefined;
+      if (!ns) continue;
+      e.namespaces.add(ns);
+      if (!ctrl.namespaces.includes(ns)) ctrl.namespaces.push(ns);
     }
   }
 
@@ -93,12 +106,11 @@ export async function scanNvme(sysfsRoot: string): Promise<Map<string, NvmeSubsy
     const usable: string[] = [];
     for (const ns of e.namespaces)
       if ((await readSysfs(join(sysfsRoot, "class", "block", ns, "dev"))) !== undefined) usable.push(ns);
-    usable.sort((a, b) => nsid(a) - nsid(b) || a.localeCompare(b));
-    out.set(nqn, {
-      nqn,
-      controllers: [...e.controllers.values()].sort((a, b) => a.name.localeCompare(b.name)),
-      namespaces: usable,
-    });
+    const byNsid = (a: string, b: string) => nsid(a) - nsid(b) || a.localeCompare(b);
+    usable.sort(byNsid);
+    const controllers = [...e.controllers.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const c of controllers) c.namespaces = c.namespaces.filter((n) => usable.includes(n)).sort(byNsid);
+    out.set(nqn, { nqn, controllers, namespaces: usable });
   }
   return out;
 }
@@ -116,6 +128,20 @@ export async function subsystemOfNamespace(
   for (const view of (await scanNvme(sysfsRoot)).values())
     if (view.namespaces.includes(deviceName)) return view;
   return undefined;
+}
+
+/**
+ * The part of a subsystem that one host identity connected. The same kernel can hold connections to one
+ * subsystem under several host NQNs (two node plugins on one machine in tests, or an administrator's
+ * manual `nvme connect` with the default /etc/nvme/hostnqn): a node must find, check and disconnect only
+ * its own. A controller without a `hostnqn` attribute (not a fabrics controller, or an old kernel)
+ * counts as ours, as before.
+ */
+export function ownView(view: NvmeSubsystemView, hostNqn: string): NvmeSubsystemView {
+  const own = view.controllers.filter((c) => c.hostNqn === undefined || c.hostNqn === hostNqn);
+  if (own.length === view.controllers.length) return view;
+  const reachable = new Set(own.flatMap((c) => c.namespaces));
+  return { nqn: view.nqn, controllers: own, namespaces: view.namespaces.filter((n) => reachable.has(n)) };
 }
 
 /** Subsystems that have controllers but no usable namespace: connected, yet nothing to stage. */

@@ -10,6 +10,7 @@ import {
   findSubsystem,
   isOrphaned,
   type NvmeSubsystemView,
+  ownView,
   parseControllerAddress,
   scanNvme,
   subsystemOfNamespace,
@@ -116,8 +117,14 @@ export class NvmeTcpTransport implements Transport {
     );
   }
 
+  /** This node's part of a subsystem (controllers connected with its host NQN); see ownView. */
+  async #find(nqn: string): Promise<NvmeSubsystemView | undefined> {
+    const view = await findSubsystem(this.#o.sysfsRoot, nqn);
+    return view && ownView(view, this.#o.hostNqn);
+  }
+
   async findDevice(target: AttachTarget): Promise<BlockDevice | undefined> {
-    const view = await findSubsystem(this.#o.sysfsRoot, asNvme(target).nqn);
+    const view = await this.#find(asNvme(target).nqn);
     return view ? this.#deviceOf(view) : undefined;
   }
 
@@ -131,7 +138,7 @@ export class NvmeTcpTransport implements Transport {
   async attach(target: AttachTarget, signal: AbortSignal): Promise<BlockDevice> {
     const t = asNvme(target);
     const log = this.#o.log.child({ nqn: t.nqn });
-    const existing = await findSubsystem(this.#o.sysfsRoot, t.nqn);
+    const existing = await this.#find(t.nqn);
     if (existing) {
       const dev = await this.#deviceOf(existing);
       if (dev) {
@@ -171,7 +178,7 @@ export class NvmeTcpTransport implements Transport {
   async #waitForDevice(t: NvmeTcpTarget, signal: AbortSignal): Promise<BlockDevice> {
     const deadline = Date.now() + this.#o.deviceTimeoutMs;
     for (;;) {
-      const view = await findSubsystem(this.#o.sysfsRoot, t.nqn);
+      const view = await this.#find(t.nqn);
       const dev = view ? await this.#deviceOf(view) : undefined;
       if (dev) return dev;
       if (Date.now() >= deadline) {
@@ -199,16 +206,24 @@ export class NvmeTcpTransport implements Transport {
       throw failedPrecondition(
         `refusing to disconnect ${t.nqn}: it does not start with the managed NQN prefix ${this.#o.managedNqnPrefix}`,
       );
-    if (!(await findSubsystem(this.#o.sysfsRoot, t.nqn))?.controllers.length) return;
-    const r = await run(this.#o.nvmeCommand, ["disconnect", `--nqn=${t.nqn}`], {
-      timeoutMs: this.#o.commandTimeoutMs,
-    }).catch((e: Error) => {
-      throw unavailable(`nvme disconnect ${t.nqn} failed: ${e.message}`);
-    });
+    const all = await findSubsystem(this.#o.sysfsRoot, t.nqn);
+    const own = all && ownView(all, this.#o.hostNqn);
+    if (!all || !own?.controllers.length) return;
+    // `--nqn` disconnects every controller of the subsystem, whoever connected it; when another host
+    // identity shares the subsystem on this kernel, only this node's controllers go, one by one.
+    const argSets =
+      own.controllers.length === all.controllers.length
+        ? [["disconnect", `--nqn=${t.nqn}`]]
+        : own.controllers.map((c) => ["disconnect", `--device=${c.name}`]);
+    let r = { code: 0 as number | null, stderr: "" };
+    for (const args of argSets)
+      r = await run(this.#o.nvmeCommand, args, { timeoutMs: this.#o.commandTimeoutMs }).catch((e: Error) => {
+        throw unavailable(`nvme disconnect ${t.nqn} failed: ${e.message}`);
+      });
     // The exit status of disconnect differs between nvme-cli versions; sysfs tells the truth.
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const view = await findSubsystem(this.#o.sysfsRoot, t.nqn);
+      const view = await this.#find(t.nqn);
       if (!view || view.controllers.length === 0) return;
       if (Date.now() >= deadline)
         throw unavailable(
@@ -247,7 +262,8 @@ export class NvmeTcpTransport implements Transport {
   }
 
   async condition(device: BlockDevice): Promise<string | undefined> {
-    const view = await subsystemOfNamespace(this.#o.sysfsRoot, device.name);
+    const found = await subsystemOfNamespace(this.#o.sysfsRoot, device.name);
+    const view = found && ownView(found, this.#o.hostNqn);
     if (!view) return `NVMe namespace ${device.name} is no longer known to the kernel`;
     if (view.controllers.length === 0)
       return `no NVMe controller serves ${device.name} (${view.nqn}); I/O fails`;
@@ -258,7 +274,8 @@ export class NvmeTcpTransport implements Transport {
 
   async cleanupOrphans(_inUse: UsageCheck): Promise<string[]> {
     const removed: string[] = [];
-    for (const view of (await scanNvme(this.#o.sysfsRoot)).values()) {
+    for (const all of (await scanNvme(this.#o.sysfsRoot)).values()) {
+      const view = ownView(all, this.#o.hostNqn);
       // Only managed subsystems without any namespace: there is no device, so nothing can use it.
       if (!this.isManaged(view.nqn) || !isOrphaned(view) || view.controllers.length === 0) continue;
       try {
