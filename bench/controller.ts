@@ -36,7 +36,16 @@ function rawExec(conn: ssh2.Client, command: string): Promise<string> {
 export async function benchController(): Promise<void> {
   const rds = await startEmbeddedRds({ pools: [{ name: "storage-pool", sizeBytes: 1000 * GiB }] });
   const dir = mkdtempSync(join(tmpdir(), "bench-ctl-"));
-  const client = createRdsClient({ host: rds.sim.host, port: rds.sim.port, user: rds.user, privateKey: rds.privateKey, hostKey: rds.sim.hostKeyFingerprint }, silentLogger);
+  const client = createRdsClient(
+    {
+      host: rds.sim.host,
+      port: rds.sim.port,
+      user: rds.user,
+      privateKey: rds.privateKey,
+      hostKey: rds.sim.hostKeyFingerprint,
+    },
+    silentLogger,
+  );
   const controller = createControllerService({
     rds: client,
     log: silentLogger,
@@ -47,26 +56,52 @@ export async function benchController(): Promise<void> {
     nvmeAddress: "127.0.0.1",
     nvmePort: 4420,
   });
-  const server = new CsiServer({ identity: createIdentityService({ driverName: "rds.csi.mikrotik.com", hasController: true, readinessChecks: [] }), controller }, silentLogger);
+  const server = new CsiServer(
+    {
+      identity: createIdentityService({
+        driverName: "rds.csi.mikrotik.com",
+        hasController: true,
+        readinessChecks: [],
+      }),
+      controller,
+    },
+    silentLogger,
+  );
   const endpoint = await server.listen(`unix://${join(dir, "csi.sock")}`);
   const csi = connectCsi(endpoint);
   const raw = new ssh2.Client();
   await new Promise<void>((resolve, reject) => {
-    raw.once("ready", resolve).once("error", reject).connect({ host: rds.sim.host, port: rds.sim.port, username: `${rds.user}+ct`, privateKey: rds.privateKey });
+    raw
+      .once("ready", resolve)
+      .once("error", reject)
+      .connect({
+        host: rds.sim.host,
+        port: rds.sim.port,
+        username: `${rds.user}+ct`,
+        privateKey: rds.privateKey,
+      });
     // Same socket setting as the driver's client: a fair baseline, not one slowed by Nagle.
     (raw as unknown as { _sock?: { setNoDelay(on: boolean): void } })._sock?.setNoDelay(true);
   });
 
   const name = "pvc-0b0b0b0b-0000-4000-8000-00000000beef";
-  const req = { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } }] };
+  const req = {
+    name,
+    capacity_range: { required_bytes: String(GiB) },
+    volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } }],
+  };
   const driverCycle = async () => {
     await csi.controller.CreateVolume(req);
     await csi.controller.DeleteVolume({ volume_id: name });
   };
 
   console.log("\n## Controller: CreateVolume + DeleteVolume, driver vs raw ssh2 exec of the same commands");
-  console.log(`${ITERATIONS} interleaved iterations per scenario; the simulator's per-command latency is injected.\n`);
-  console.log("| simulator latency / command | driver median | raw median | driver p90 | raw p90 | overhead (median) |");
+  console.log(
+    `${ITERATIONS} interleaved iterations per scenario; the simulator's per-command latency is injected.\n`,
+  );
+  console.log(
+    "| simulator latency / command | driver median | raw median | driver p90 | raw p90 | overhead (median) |",
+  );
   console.log("|---|---|---|---|---|---|");
   for (const latencyMs of [0, 2, 10]) {
     rds.sim.faults.clear();
@@ -80,24 +115,39 @@ export async function benchController(): Promise<void> {
     };
     const { a: driver, b: rawTimes } = await interleaved(ITERATIONS, driverCycle, rawCycle);
     const overhead = (median(driver) / median(rawTimes) - 1) * 100;
-    console.log(`| ${latencyMs} ms (${commands.length} commands) | ${fmtMs(median(driver))} | ${fmtMs(median(rawTimes))} | ${fmtMs(percentile(driver, 90))} | ${fmtMs(percentile(rawTimes, 90))} | ${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)}% |`);
+    console.log(
+      `| ${latencyMs} ms (${commands.length} commands) | ${fmtMs(median(driver))} | ${fmtMs(median(rawTimes))} | ${fmtMs(percentile(driver, 90))} | ${fmtMs(percentile(rawTimes, 90))} | ${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)}% |`,
+    );
   }
   rds.sim.faults.clear();
 
   console.log("\n## Controller: 100 concurrent CreateVolume calls (distinct names), then 100 DeleteVolume\n");
-  const names = Array.from({ length: 100 }, (_, i) => `pvc-${i.toString(16).padStart(8, "0")}-1111-4000-8000-000000000000`);
+  const names = Array.from(
+    { length: 100 },
+    (_, i) => `pvc-${i.toString(16).padStart(8, "0")}-1111-4000-8000-000000000000`,
+  );
   let errors = 0;
   const t0 = performance.now();
-  await Promise.all(names.map((n) => csi.controller.CreateVolume({ ...req, name: n }).catch(() => void errors++)));
+  await Promise.all(
+    names.map((n) => csi.controller.CreateVolume({ ...req, name: n }).catch(() => void errors++)),
+  );
   const createMs = performance.now() - t0;
   const t1 = performance.now();
-  await Promise.all(names.map((n) => csi.controller.DeleteVolume({ volume_id: n }).catch(() => void errors++)));
+  await Promise.all(
+    names.map((n) => csi.controller.DeleteVolume({ volume_id: n }).catch(() => void errors++)),
+  );
   const deleteMs = performance.now() - t1;
   const disks = (await client.listDisks("pvc-")).length;
-  console.log("| calls | wall time | throughput | errors | disks left after delete | max concurrent SSH channels |");
+  console.log(
+    "| calls | wall time | throughput | errors | disks left after delete | max concurrent SSH channels |",
+  );
   console.log("|---|---|---|---|---|---|");
-  console.log(`| 100 CreateVolume | ${fmtMs(createMs)} | ${(100 / (createMs / 1000)).toFixed(1)} /s | ${errors} | | ${rds.sim.stats.maxConcurrentChannels} |`);
-  console.log(`| 100 DeleteVolume | ${fmtMs(deleteMs)} | ${(100 / (deleteMs / 1000)).toFixed(1)} /s | ${errors} | ${disks} | ${rds.sim.stats.maxConcurrentChannels} |`);
+  console.log(
+    `| 100 CreateVolume | ${fmtMs(createMs)} | ${(100 / (createMs / 1000)).toFixed(1)} /s | ${errors} | | ${rds.sim.stats.maxConcurrentChannels} |`,
+  );
+  console.log(
+    `| 100 DeleteVolume | ${fmtMs(deleteMs)} | ${(100 / (deleteMs / 1000)).toFixed(1)} /s | ${errors} | ${disks} | ${rds.sim.stats.maxConcurrentChannels} |`,
+  );
 
   raw.end();
   csi.close();

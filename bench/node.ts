@@ -4,13 +4,21 @@
 // then the node plugin's resident memory while idle and with 20 volumes staged and published at once.
 // Needs root. Run: npm run bench -- node
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connectCsi } from "../src/csi/client.ts";
 import type { VolumeCapability } from "../src/csi/generated/csi/v1/VolumeCapability.ts";
-import { CsiServer } from "../src/csi/server.ts";
 import { createIdentityService } from "../src/csi/identity.ts";
+import { CsiServer } from "../src/csi/server.ts";
 import { PublishKey } from "../src/csi/volume-context.ts";
 import { createNodeService } from "../src/node/node-service.ts";
 import { silentLogger } from "../src/observability/logger.ts";
@@ -19,7 +27,10 @@ import { fmtMs, interleaved, median, percentile } from "./stats.ts";
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
 const ROOT = resolve(import.meta.dirname, "..");
 const GiB = 1024 ** 3;
-const cap: VolumeCapability = { mount: { fs_type: "ext4", mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" } };
+const cap: VolumeCapability = {
+  mount: { fs_type: "ext4", mount_flags: [] },
+  access_mode: { mode: "SINGLE_NODE_WRITER" },
+};
 
 // The commands the node service runs for this cycle on an existing ext4 filesystem, in order.
 const SHELL_CYCLE = `set -e
@@ -67,17 +78,43 @@ export async function benchNode(): Promise<void> {
     const rel = image(loopRoot, "pvc-latency", GiB);
     const node = createNodeService({ nodeId: "bench", transport: "loop", loopRoot, log: silentLogger });
     await node.start();
-    const server = new CsiServer({ identity: createIdentityService({ driverName: "rds.csi.mikrotik.com", hasController: false, readinessChecks: [] }), node }, silentLogger);
+    const server = new CsiServer(
+      {
+        identity: createIdentityService({
+          driverName: "rds.csi.mikrotik.com",
+          hasController: false,
+          readinessChecks: [],
+        }),
+        node,
+      },
+      silentLogger,
+    );
     const endpoint = await server.listen(`unix://${join(work, "csi.sock")}`);
     const csi = connectCsi(endpoint);
     const staging = join(work, "staging");
     const target = join(work, "pods", "p", "vol");
     mkdirSync(staging, { recursive: true });
-    const publishContext = { [PublishKey.filePath]: rel, [PublishKey.nqn]: "nqn.2026-01.com.mikrotik.rds-csi:pvc-latency", [PublishKey.address]: "127.0.0.1", [PublishKey.port]: "4420" };
+    const publishContext = {
+      [PublishKey.filePath]: rel,
+      [PublishKey.nqn]: "nqn.2026-01.com.mikrotik.rds-csi:pvc-latency",
+      [PublishKey.address]: "127.0.0.1",
+      [PublishKey.port]: "4420",
+    };
     const volume_id = "pvc-latency";
     const driverCycle = async () => {
-      await csi.node.NodeStageVolume({ volume_id, staging_target_path: staging, volume_capability: cap, publish_context: publishContext });
-      await csi.node.NodePublishVolume({ volume_id, staging_target_path: staging, target_path: target, volume_capability: cap, publish_context: publishContext });
+      await csi.node.NodeStageVolume({
+        volume_id,
+        staging_target_path: staging,
+        volume_capability: cap,
+        publish_context: publishContext,
+      });
+      await csi.node.NodePublishVolume({
+        volume_id,
+        staging_target_path: staging,
+        target_path: target,
+        volume_capability: cap,
+        publish_context: publishContext,
+      });
       await csi.node.NodeUnpublishVolume({ volume_id, target_path: target });
       await csi.node.NodeUnstageVolume({ volume_id, staging_target_path: staging });
     };
@@ -87,7 +124,9 @@ export async function benchNode(): Promise<void> {
     mkdirSync(shellStaging, { recursive: true });
     const shellCycle = async () => {
       await new Promise<void>((res, rej) => {
-        const c = spawn("bash", [script, join(loopRoot, rel), shellStaging, join(work, "shell-target")], { stdio: "ignore" });
+        const c = spawn("bash", [script, join(loopRoot, rel), shellStaging, join(work, "shell-target")], {
+          stdio: "ignore",
+        });
         c.on("exit", (code) => (code === 0 ? res() : rej(new Error(`shell cycle exit ${code}`))));
       });
     };
@@ -96,11 +135,17 @@ export async function benchNode(): Promise<void> {
       await shellCycle();
     }
     const { a: driver, b: shell } = await interleaved(ITERATIONS, driverCycle, shellCycle);
-    console.log("\n## Node: NodeStage + NodePublish + NodeUnpublish + NodeUnstage (existing 1 GiB ext4, loop transport)");
-    console.log(`${ITERATIONS} interleaved iterations; the shell script runs the same tools in the same order.\n`);
+    console.log(
+      "\n## Node: NodeStage + NodePublish + NodeUnpublish + NodeUnstage (existing 1 GiB ext4, loop transport)",
+    );
+    console.log(
+      `${ITERATIONS} interleaved iterations; the shell script runs the same tools in the same order.\n`,
+    );
     console.log("| path | median | p90 | overhead (median) |");
     console.log("|---|---|---|---|");
-    console.log(`| driver (gRPC → node service) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${((median(driver) / median(shell) - 1) * 100).toFixed(1)}% |`);
+    console.log(
+      `| driver (gRPC → node service) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${((median(driver) / median(shell) - 1) * 100).toFixed(1)}% |`,
+    );
     console.log(`| shell script | ${fmtMs(median(shell))} | ${fmtMs(percentile(shell, 90))} | |`);
     csi.close();
     await server.shutdown(1000);
@@ -108,13 +153,32 @@ export async function benchNode(): Promise<void> {
 
     // --- memory: the real node plugin process, idle and with 20 volumes staged + published concurrently
     const sock = join(work, "mem.sock");
-    const child = spawn(join(ROOT, "bin", "rds-csi"), ["node", "--endpoint", `unix://${sock}`, "--node-id", "bench", "--transport", "loop", "--loop-root", loopRoot, "--log-level", "warn"], { stdio: "ignore" });
+    const child = spawn(
+      join(ROOT, "bin", "rds-csi"),
+      [
+        "node",
+        "--endpoint",
+        `unix://${sock}`,
+        "--node-id",
+        "bench",
+        "--transport",
+        "loop",
+        "--loop-root",
+        loopRoot,
+        "--log-level",
+        "warn",
+      ],
+      { stdio: "ignore" },
+    );
     await waitFor(sock, child);
     const c2 = connectCsi(`unix://${sock}`);
     await c2.identity.GetPluginInfo({});
     await new Promise((r) => setTimeout(r, 1000));
     const idle = rssKiB(child.pid!);
-    const vols = Array.from({ length: 20 }, (_, i) => ({ id: `pvc-mem-${i}`, rel: image(loopRoot, `pvc-mem-${i}`, 256 * 1024 * 1024, false) }));
+    const vols = Array.from({ length: 20 }, (_, i) => ({
+      id: `pvc-mem-${i}`,
+      rel: image(loopRoot, `pvc-mem-${i}`, 256 * 1024 * 1024, false),
+    }));
     let peak = idle;
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssKiB(child.pid!));
@@ -125,16 +189,33 @@ export async function benchNode(): Promise<void> {
         const pc = { ...publishContext, [PublishKey.filePath]: v.rel };
         const st = join(work, "mem", v.id, "staging");
         mkdirSync(st, { recursive: true });
-        await c2.node.NodeStageVolume({ volume_id: v.id, staging_target_path: st, volume_capability: cap, publish_context: pc });
-        await c2.node.NodePublishVolume({ volume_id: v.id, staging_target_path: st, target_path: join(work, "mem", v.id, "target"), volume_capability: cap, publish_context: pc });
+        await c2.node.NodeStageVolume({
+          volume_id: v.id,
+          staging_target_path: st,
+          volume_capability: cap,
+          publish_context: pc,
+        });
+        await c2.node.NodePublishVolume({
+          volume_id: v.id,
+          staging_target_path: st,
+          target_path: join(work, "mem", v.id, "target"),
+          volume_capability: cap,
+          publish_context: pc,
+        });
       }),
     );
     const stageAll = performance.now() - t0;
     const busy = rssKiB(child.pid!);
     await Promise.all(
       vols.map(async (v) => {
-        await c2.node.NodeUnpublishVolume({ volume_id: v.id, target_path: join(work, "mem", v.id, "target") });
-        await c2.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: join(work, "mem", v.id, "staging") });
+        await c2.node.NodeUnpublishVolume({
+          volume_id: v.id,
+          target_path: join(work, "mem", v.id, "target"),
+        });
+        await c2.node.NodeUnstageVolume({
+          volume_id: v.id,
+          staging_target_path: join(work, "mem", v.id, "staging"),
+        });
       }),
     );
     clearInterval(sampler);
@@ -143,14 +224,20 @@ export async function benchNode(): Promise<void> {
     console.log("| state | RSS |");
     console.log("|---|---|");
     console.log(`| idle after start | ${(idle / 1024).toFixed(1)} MiB |`);
-    console.log(`| peak while 20 volumes were formatted, staged and published concurrently (${fmtMs(stageAll)}) | ${(peak / 1024).toFixed(1)} MiB |`);
+    console.log(
+      `| peak while 20 volumes were formatted, staged and published concurrently (${fmtMs(stageAll)}) | ${(peak / 1024).toFixed(1)} MiB |`,
+    );
     console.log(`| with 20 volumes staged and published | ${(busy / 1024).toFixed(1)} MiB |`);
     console.log(`| after unpublishing and unstaging all 20 | ${(after / 1024).toFixed(1)} MiB |`);
     c2.close();
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
   } finally {
-    for (const m of readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((p): p is string => !!p && p.startsWith(work)).sort((a, b) => b.length - a.length)) {
+    for (const m of readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[4])
+      .filter((p): p is string => !!p && p.startsWith(work))
+      .sort((a, b) => b.length - a.length)) {
       try {
         execFileSync("umount", ["-l", m]);
       } catch {}

@@ -17,10 +17,22 @@ export function row(cells: (string | number)[], widths: number[]): string {
 }
 
 /** Runs `a` and `b` alternately so both see the same machine conditions (interleaved, not back to back). */
-export async function interleaved(n: number, a: () => Promise<void>, b: () => Promise<void>): Promise<{ a: number[]; b: number[] }> {
+export async function interleaved(
+  n: number,
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+): Promise<{ a: number[]; b: number[] }> {
   const out = { a: [] as number[], b: [] as number[] };
   for (let i = 0; i < n; i++) {
-    for (const [key, fn] of i % 2 === 0 ? ([["a", a], ["b", b]] as const) : ([["b", b], ["a", a]] as const)) {
+    for (const [key, fn] of i % 2 === 0
+      ? ([
+          ["a", a],
+          ["b", b],
+        ] as const)
+      : ([
+          ["b", b],
+          ["a", a],
+        ] as const)) {
       const t0 = performance.now();
       await fn();
       out[key].push(performance.now() - t0);

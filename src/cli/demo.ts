@@ -13,12 +13,23 @@ import { startEmbeddedRds } from "../sim/embedded.ts";
 import { startDriver } from "./run-driver.ts";
 
 const GiB = 1024 ** 3;
-const color = process.stdout.isTTY ? (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m` : (_: number, s: string) => s;
+const color = process.stdout.isTTY
+  ? (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m`
+  : (_: number, s: string) => s;
 
 export async function runDemo(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { fs: { type: "string", default: "ext4" }, "log-level": { type: "string", default: "warn" }, keep: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      fs: { type: "string", default: "ext4" },
+      "log-level": { type: "string", default: "warn" },
+      keep: { type: "boolean", default: false },
+    },
+  });
   if (process.getuid?.() !== 0) {
-    process.stderr.write("rds-csi demo: needs root (it attaches loop devices and mounts filesystems, as the node plugin does)\n");
+    process.stderr.write(
+      "rds-csi demo: needs root (it attaches loop devices and mounts filesystems, as the node plugin does)\n",
+    );
     process.exit(1);
   }
   const work = mkdtempSync(join(tmpdir(), "rds-csi-demo-"));
@@ -41,7 +52,9 @@ export async function runDemo(argv: string[]): Promise<void> {
   const rds = await step("start the RouterOS simulator (SSH, public-key auth, pinned host key)", () =>
     startEmbeddedRds({ dataDir: join(work, "rds"), pools: [{ name: "storage-pool", sizeBytes: 20 * GiB }] }),
   );
-  process.stdout.write(`     simulator at ${rds.sim.host}:${rds.sim.port}, host key ${rds.sim.hostKeyFingerprint}\n`);
+  process.stdout.write(
+    `     simulator at ${rds.sim.host}:${rds.sim.port}, host key ${rds.sim.hostKeyFingerprint}\n`,
+  );
   const socket = join(work, "csi.sock");
   const config = loadConfig("all", [
     "--endpoint",
@@ -58,10 +71,15 @@ export async function runDemo(argv: string[]): Promise<void> {
     values["log-level"] as string,
     ...rds.driverFlags(),
   ]);
-  const driver = await step("start rds-csi (controller + node, loop transport)", () => startDriver(config, createLogger({ level: config.logLevel })));
+  const driver = await step("start rds-csi (controller + node, loop transport)", () =>
+    startDriver(config, createLogger({ level: config.logLevel })),
+  );
   const csi = connectCsi(driver.endpoint);
   const fsType = values.fs as string;
-  const cap = { mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: "SINGLE_NODE_WRITER" as const } };
+  const cap = {
+    mount: { fs_type: fsType, mount_flags: [] },
+    access_mode: { mode: "SINGLE_NODE_WRITER" as const },
+  };
   const name = `pvc-${randomUUIDish()}`;
   const staging = join(work, "staging");
   const target = join(work, "pods", "demo-pod", "volume");
@@ -74,39 +92,90 @@ export async function runDemo(argv: string[]): Promise<void> {
     const probe = await step("Probe: the driver reaches the RDS", () => csi.identity.Probe({}));
     if (!probe.ready?.value) throw new Error("driver not ready");
     const vol = await step(`CreateVolume ${name} (1 GiB, ${fsType})`, () =>
-      csi.controller.CreateVolume({ name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [cap] }),
+      csi.controller.CreateVolume({
+        name,
+        capacity_range: { required_bytes: String(GiB) },
+        volume_capabilities: [cap],
+      }),
     );
     const id = vol.volume!.volume_id!;
     const disk = await driver.rds!.getDisk(id);
-    process.stdout.write(`     RDS disk: slot=${disk?.slot} file=/${disk?.filePath} size=${disk?.sizeBytes} nqn=${disk?.nqn}\n`);
+    process.stdout.write(
+      `     RDS disk: slot=${disk?.slot} file=/${disk?.filePath} size=${disk?.sizeBytes} nqn=${disk?.nqn}\n`,
+    );
     const pub = await step("ControllerPublishVolume to demo-node (attach fencing, allowed host)", () =>
       csi.controller.ControllerPublishVolume({ volume_id: id, node_id: "demo-node", volume_capability: cap }),
     );
     const stage = () =>
-      csi.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: cap, publish_context: pub.publish_context, volume_context: vol.volume!.volume_context });
+      csi.node.NodeStageVolume({
+        volume_id: id,
+        staging_target_path: staging,
+        volume_capability: cap,
+        publish_context: pub.publish_context,
+        volume_context: vol.volume!.volume_context,
+      });
     await step("NodeStageVolume: attach, blkid says empty, mkfs, mount", stage);
     await step("NodePublishVolume: bind mount into the pod", () =>
-      csi.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: target, volume_capability: cap, publish_context: pub.publish_context }),
+      csi.node.NodePublishVolume({
+        volume_id: id,
+        staging_target_path: staging,
+        target_path: target,
+        volume_capability: cap,
+        publish_context: pub.publish_context,
+      }),
     );
-    await step(`write 4 MiB of random data (sha256 ${digest.slice(0, 16)}...)`, async () => writeFileSync(join(target, "data.bin"), payload));
-    await step("read it back through the mount", async () => check(readFileSync(join(target, "data.bin")), digest));
-    const stats = await step("NodeGetVolumeStats", () => csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: target }));
+    await step(`write 4 MiB of random data (sha256 ${digest.slice(0, 16)}...)`, async () =>
+      writeFileSync(join(target, "data.bin"), payload),
+    );
+    await step("read it back through the mount", async () =>
+      check(readFileSync(join(target, "data.bin")), digest),
+    );
+    const stats = await step("NodeGetVolumeStats", () =>
+      csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: target }),
+    );
     const bytes = stats.usage?.find((u) => u.unit === "BYTES");
-    process.stdout.write(`     used ${bytes?.used} of ${bytes?.total} bytes, condition: ${stats.volume_condition?.abnormal ? "abnormal" : "normal"}\n`);
-    await step("NodeUnpublishVolume", () => csi.node.NodeUnpublishVolume({ volume_id: id, target_path: target }));
-    await step("NodeUnstageVolume: unmount, detach (nothing uses the device)", () => csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging }));
+    process.stdout.write(
+      `     used ${bytes?.used} of ${bytes?.total} bytes, condition: ${stats.volume_condition?.abnormal ? "abnormal" : "normal"}\n`,
+    );
+    await step("NodeUnpublishVolume", () =>
+      csi.node.NodeUnpublishVolume({ volume_id: id, target_path: target }),
+    );
+    await step("NodeUnstageVolume: unmount, detach (nothing uses the device)", () =>
+      csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging }),
+    );
     await step("NodeStageVolume again (as for a new pod): fsck health check, mount, no mkfs", stage);
     await step("NodePublishVolume into a second pod", () =>
-      csi.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: target2, volume_capability: cap, publish_context: pub.publish_context }),
+      csi.node.NodePublishVolume({
+        volume_id: id,
+        staging_target_path: staging,
+        target_path: target2,
+        volume_capability: cap,
+        publish_context: pub.publish_context,
+      }),
     );
-    await step("verify the data survived", async () => check(readFileSync(join(target2, "data.bin")), digest));
-    await step("NodeUnpublishVolume", () => csi.node.NodeUnpublishVolume({ volume_id: id, target_path: target2 }));
-    await step("NodeUnstageVolume", () => csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging }));
-    await step("ControllerUnpublishVolume", () => csi.controller.ControllerUnpublishVolume({ volume_id: id, node_id: "demo-node" }));
-    await step("DeleteVolume: disable export, remove disk, remove its file", () => csi.controller.DeleteVolume({ volume_id: id }));
+    await step("verify the data survived", async () =>
+      check(readFileSync(join(target2, "data.bin")), digest),
+    );
+    await step("NodeUnpublishVolume", () =>
+      csi.node.NodeUnpublishVolume({ volume_id: id, target_path: target2 }),
+    );
+    await step("NodeUnstageVolume", () =>
+      csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging }),
+    );
+    await step("ControllerUnpublishVolume", () =>
+      csi.controller.ControllerUnpublishVolume({ volume_id: id, node_id: "demo-node" }),
+    );
+    await step("DeleteVolume: disable export, remove disk, remove its file", () =>
+      csi.controller.DeleteVolume({ volume_id: id }),
+    );
     const gone = !(await driver.rds!.getDisk(id)) && !(await driver.rds!.getFile(disk!.filePath));
     if (!gone) throw new Error("the disk or its file is still on the RDS");
-    process.stdout.write(color(32, `\nThe volume went through its whole life in ${Math.round(performance.now() - started)} ms; nothing is left on the RDS.\n`));
+    process.stdout.write(
+      color(
+        32,
+        `\nThe volume went through its whole life in ${Math.round(performance.now() - started)} ms; nothing is left on the RDS.\n`,
+      ),
+    );
   } finally {
     csi.close();
     await driver.stop();

@@ -52,7 +52,9 @@ async function main(argv: string[]): Promise<void> {
 async function printDriverHelp(mode: string): Promise<void> {
   const { FLAGS } = await import("../config/load.ts");
   const lines = Object.keys(FLAGS).map((f) => `  --${f}`);
-  process.stdout.write(`usage: rds-csi ${mode} [--config FILE] [flags]\n\nflags:\n${lines.join("\n")}\n\nSee docs/configuration.md for what each flag means and its default.\n`);
+  process.stdout.write(
+    `usage: rds-csi ${mode} [--config FILE] [flags]\n\nflags:\n${lines.join("\n")}\n\nSee docs/configuration.md for what each flag means and its default.\n`,
+  );
 }
 
 main(process.argv.slice(2)).catch((err) => {

@@ -9,8 +9,8 @@ import { KubeNodeRegistry, type NodeRegistry, StaticNodeRegistry } from "../cont
 import { createIdentityService } from "../csi/identity.ts";
 import { CsiServer } from "../csi/server.ts";
 import type { ControllerService, NodeService } from "../csi/types.ts";
-import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
 import { createNodeService } from "../node/node-service.ts";
+import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { startMetricsServer } from "../observability/metrics-server.ts";
 import { createRdsClient } from "../rds/client.ts";
@@ -26,7 +26,10 @@ export interface RunningDriver {
 function nodeRegistry(config: Config, log: Logger): NodeRegistry {
   if (KubeNodeRegistry.available()) return new KubeNodeRegistry();
   const nodes = [...config.knownNodes, ...(config.mode === "all" && config.nodeId ? [config.nodeId] : [])];
-  if (nodes.length === 0) throw new ConfigError("invalid configuration: --known-nodes is required for a controller outside Kubernetes (ControllerPublish must know which nodes exist)");
+  if (nodes.length === 0)
+    throw new ConfigError(
+      "invalid configuration: --known-nodes is required for a controller outside Kubernetes (ControllerPublish must know which nodes exist)",
+    );
   log.info({ nodes }, "node ids come from the configured list");
   return new StaticNodeRegistry(nodes);
 }
@@ -41,7 +44,10 @@ export async function startDriver(config: Config, log: Logger): Promise<RunningD
 
   if (withController) {
     if (config.rdsInsecureSkipHostKeyCheck)
-      log.warn({ security: true }, "SSH host key pinning is DISABLED (--rds-insecure-skip-host-key-check): a machine in the middle can impersonate the RDS");
+      log.warn(
+        { security: true },
+        "SSH host key pinning is DISABLED (--rds-insecure-skip-host-key-check): a machine in the middle can impersonate the RDS",
+      );
     rds = createRdsClient(
       {
         host: config.rdsAddress!,
@@ -83,7 +89,15 @@ export async function startDriver(config: Config, log: Logger): Promise<RunningD
   }
 
   const server = new CsiServer(
-    { identity: createIdentityService({ driverName: config.driverName, hasController: withController, readinessChecks: readiness }), controller, node },
+    {
+      identity: createIdentityService({
+        driverName: config.driverName,
+        hasController: withController,
+        readinessChecks: readiness,
+      }),
+      controller,
+      node,
+    },
     log,
   );
   const endpoint = await server.listen(config.endpoint);
@@ -114,7 +128,10 @@ export async function runDriverCli(mode: Mode, argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger({ level: config.logLevel, base: { mode, ...(config.nodeId ? { node: config.nodeId } : {}) } });
+  const log = createLogger({
+    level: config.logLevel,
+    base: { mode, ...(config.nodeId ? { node: config.nodeId } : {}) },
+  });
   let driver: RunningDriver;
   try {
     driver = await startDriver(config, log);

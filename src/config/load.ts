@@ -42,7 +42,8 @@ const envName = (flag: string) => `RDS_CSI_${flag.toUpperCase().replaceAll("-", 
 
 export function loadConfig(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   const options: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" } };
-  for (const flag of Object.keys(FLAGS)) options[flag] = { type: BOOLEAN_FLAGS.has(flag) ? "boolean" : "string" };
+  for (const flag of Object.keys(FLAGS))
+    options[flag] = { type: BOOLEAN_FLAGS.has(flag) ? "boolean" : "string" };
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
@@ -59,7 +60,8 @@ export function loadConfig(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = 
     } catch (err) {
       throw new ConfigError(`config file ${configFile}: ${(err as Error).message}`);
     }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${configFile}: expected a JSON object`);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(`config file ${configFile}: expected a JSON object`);
     const known = new Set<string>(Object.values(FLAGS));
     for (const [k, v] of Object.entries(parsed)) {
       if (!known.has(k)) throw new ConfigError(`config file ${configFile}: unknown key "${k}"`);
@@ -71,7 +73,11 @@ export function loadConfig(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = 
     if (fromEnv !== undefined && fromEnv !== "") raw[key] = fromEnv;
     const fromFlag = values[flag];
     if (fromFlag !== undefined) raw[key] = fromFlag;
-    if (LIST_KEYS.has(key) && typeof raw[key] === "string") raw[key] = (raw[key] as string).split(",").map((s) => s.trim()).filter(Boolean);
+    if (LIST_KEYS.has(key) && typeof raw[key] === "string")
+      raw[key] = (raw[key] as string)
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
   }
 
   const result = configSchema.safeParse(raw);

@@ -6,7 +6,10 @@ export const MODES = ["controller", "node", "all"] as const;
 export type Mode = (typeof MODES)[number];
 
 const port = z.coerce.number().int().min(1).max(65535);
-const boolish = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => ["true", "1", "yes"].includes(v))]);
+const boolish = z.union([
+  z.boolean(),
+  z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => ["true", "1", "yes"].includes(v)),
+]);
 
 export const configSchema = z
   .object({
@@ -14,7 +17,10 @@ export const configSchema = z
     endpoint: z.string().min(1).default("unix:///csi/csi.sock"),
     driverName: z
       .string()
-      .regex(/^[a-zA-Z][A-Za-z0-9.\-_]{0,61}[a-zA-Z]$/, "driver name must be a DNS-like name of at most 63 characters")
+      .regex(
+        /^[a-zA-Z][A-Za-z0-9.\-_]{0,61}[a-zA-Z]$/,
+        "driver name must be a DNS-like name of at most 63 characters",
+      )
       .default("rds.csi.mikrotik.com"),
     nodeId: z.string().max(128).optional(),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
@@ -24,7 +30,10 @@ export const configSchema = z
     // Controller: how to reach the RDS.
     rdsAddress: z.string().optional(),
     rdsPort: port.default(22),
-    rdsUser: z.string().regex(/^[A-Za-z0-9._-]+(\+[a-z0-9]+)?$/, "SSH user must be a RouterOS user name").default("rds-csi"),
+    rdsUser: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+(\+[a-z0-9]+)?$/, "SSH user must be a RouterOS user name")
+      .default("rds-csi"),
     rdsKeyFile: z.string().optional(),
     rdsHostKey: z.string().optional(),
     rdsInsecureSkipHostKeyCheck: boolish.default(false),
@@ -32,7 +41,10 @@ export const configSchema = z
     rdsCommandTimeoutMs: z.coerce.number().int().min(100).default(30_000),
     volumePath: z
       .string()
-      .regex(/^\/?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/, "volume path must be <pool>/<dir>[/...] with safe characters")
+      .regex(
+        /^\/?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/,
+        "volume path must be <pool>/<dir>[/...] with safe characters",
+      )
       .default("storage-pool/rds-csi"),
     nqnPrefix: z
       .string()
@@ -51,17 +63,37 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const needsController = c.mode !== "node";
     const needsNode = c.mode !== "controller";
-    if (needsController && !c.rdsAddress) ctx.addIssue({ code: "custom", path: ["rdsAddress"], message: "--rds-address is required for the controller" });
-    if (needsController && !c.rdsKeyFile) ctx.addIssue({ code: "custom", path: ["rdsKeyFile"], message: "--rds-key-file is required for the controller" });
+    if (needsController && !c.rdsAddress)
+      ctx.addIssue({
+        code: "custom",
+        path: ["rdsAddress"],
+        message: "--rds-address is required for the controller",
+      });
+    if (needsController && !c.rdsKeyFile)
+      ctx.addIssue({
+        code: "custom",
+        path: ["rdsKeyFile"],
+        message: "--rds-key-file is required for the controller",
+      });
     if (needsController && !c.rdsHostKey && !c.rdsInsecureSkipHostKeyCheck)
       ctx.addIssue({
         code: "custom",
         path: ["rdsHostKey"],
-        message: "--rds-host-key (pinned key or SHA256 fingerprint) is required; --rds-insecure-skip-host-key-check disables pinning explicitly",
+        message:
+          "--rds-host-key (pinned key or SHA256 fingerprint) is required; --rds-insecure-skip-host-key-check disables pinning explicitly",
       });
-    if (needsNode && !c.nodeId) ctx.addIssue({ code: "custom", path: ["nodeId"], message: "--node-id is required for the node service" });
+    if (needsNode && !c.nodeId)
+      ctx.addIssue({
+        code: "custom",
+        path: ["nodeId"],
+        message: "--node-id is required for the node service",
+      });
     if (needsNode && c.transport === "loop" && !c.loopRoot)
-      ctx.addIssue({ code: "custom", path: ["loopRoot"], message: "--loop-root is required with --transport=loop" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["loopRoot"],
+        message: "--loop-root is required with --transport=loop",
+      });
   });
 
 export type Config = z.infer<typeof configSchema>;

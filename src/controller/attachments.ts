@@ -9,20 +9,32 @@ export const MAX_MULTI_NODE_ATTACHMENTS = 2;
 
 export type PublishPlan = { change: false } | { change: true; attachments: Attachment[] };
 
-export function planPublish(current: readonly Attachment[], nodeId: string, cap: CapabilityInfo, readonly: boolean, volumeId: string): PublishPlan {
+export function planPublish(
+  current: readonly Attachment[],
+  nodeId: string,
+  cap: CapabilityInfo,
+  readonly: boolean,
+  volumeId: string,
+): PublishPlan {
   const mode = cap.multiNode ? "multi" : "single";
   const mine = current.find((a) => a.node === nodeId);
   if (mine) {
     if (mine.readonly !== readonly || mine.mode !== mode)
-      throw alreadyExists(`volume ${volumeId} is already published to node ${nodeId} with ${mine.readonly ? "read-only" : "read-write"} ${mine.mode}-node access`);
+      throw alreadyExists(
+        `volume ${volumeId} is already published to node ${nodeId} with ${mine.readonly ? "read-only" : "read-write"} ${mine.mode}-node access`,
+      );
     return { change: false };
   }
   const others = current.filter((a) => a.node !== nodeId);
   if (others.length > 0) {
     if (mode === "single" || others.some((a) => a.mode === "single"))
-      throw failedPrecondition(`volume ${volumeId} is published to node ${others.map((a) => a.node).join(", ")}; its access mode allows one node at a time`);
+      throw failedPrecondition(
+        `volume ${volumeId} is published to node ${others.map((a) => a.node).join(", ")}; its access mode allows one node at a time`,
+      );
     if (others.length >= MAX_MULTI_NODE_ATTACHMENTS)
-      throw failedPrecondition(`volume ${volumeId} is already published to ${others.length} nodes (${others.map((a) => a.node).join(", ")}); ReadWriteMany block allows ${MAX_MULTI_NODE_ATTACHMENTS} at once (live migration)`);
+      throw failedPrecondition(
+        `volume ${volumeId} is already published to ${others.length} nodes (${others.map((a) => a.node).join(", ")}); ReadWriteMany block allows ${MAX_MULTI_NODE_ATTACHMENTS} at once (live migration)`,
+      );
   }
   return { change: true, attachments: [...current, { node: nodeId, mode, readonly }] };
 }

@@ -23,12 +23,17 @@ export function resolveCapacity(range: CapacityRangeInput | null | undefined): R
   const required = toBytes(range?.required_bytes, "capacity_range.required_bytes");
   const limit = toBytes(range?.limit_bytes, "capacity_range.limit_bytes");
   if (limit && required > limit) throw outOfRange(`required_bytes ${required} exceeds limit_bytes ${limit}`);
-  const want = Math.max(required || (limit ? Math.min(DEFAULT_VOLUME_BYTES, limit) : DEFAULT_VOLUME_BYTES), MIN_VOLUME_BYTES);
+  const want = Math.max(
+    required || (limit ? Math.min(DEFAULT_VOLUME_BYTES, limit) : DEFAULT_VOLUME_BYTES),
+    MIN_VOLUME_BYTES,
+  );
   for (const align of [MiB, 4096, 512]) {
     const size = Math.ceil(want / align) * align;
     if (!limit || size <= limit) return { required, limit, size };
   }
-  throw outOfRange(`no size of at least ${want} bytes (${MIN_VOLUME_BYTES} minimum, 512-byte sectors) fits limit_bytes ${limit}`);
+  throw outOfRange(
+    `no size of at least ${want} bytes (${MIN_VOLUME_BYTES} minimum, 512-byte sectors) fits limit_bytes ${limit}`,
+  );
 }
 
 /** Does an existing volume of `size` satisfy the range? (CreateVolume idempotency.) */

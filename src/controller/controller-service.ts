@@ -2,7 +2,7 @@
 // are not offered yet (capabilities say so; the RPCs answer UNIMPLEMENTED).
 import { unimplemented } from "../csi/errors.ts";
 import type { ControllerService } from "../csi/types.ts";
-import { type ControllerOptions, ControllerContext } from "./context.ts";
+import { ControllerContext, type ControllerOptions } from "./context.ts";
 import { createVolume, deleteVolume } from "./create-volume.ts";
 import { controllerExpand } from "./expand.ts";
 import { controllerPublish, controllerUnpublish } from "./publish.ts";
@@ -21,7 +21,9 @@ export const CONTROLLER_CAPABILITIES = [
   "PUBLISH_READONLY",
 ] as const;
 
-export function createControllerService(opts: ControllerOptions): ControllerService & { context: ControllerContext } {
+export function createControllerService(
+  opts: ControllerOptions,
+): ControllerService & { context: ControllerContext } {
   const c = new ControllerContext(opts);
   const notYet = (what: string) => async () => {
     throw unimplemented(`${what} is not supported by this version of rds-csi`);
@@ -37,7 +39,9 @@ export function createControllerService(opts: ControllerOptions): ControllerServ
     GetCapacity: (req) => getCapacity(c, req),
     ControllerGetVolume: (req) => controllerGetVolume(c, req),
     ControllerExpandVolume: (req) => controllerExpand(c, req),
-    ControllerGetCapabilities: async () => ({ capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type } })) }),
+    ControllerGetCapabilities: async () => ({
+      capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type } })),
+    }),
     CreateSnapshot: notYet("CreateSnapshot"),
     DeleteSnapshot: notYet("DeleteSnapshot"),
     ListSnapshots: notYet("ListSnapshots"),

@@ -1,6 +1,12 @@
 // CreateVolume and DeleteVolume: idempotent, crash-safe provisioning of file-backed NVMe/TCP exports.
 import { requireCapabilities } from "../csi/capability.ts";
-import { alreadyExists, failedPrecondition, invalidArgument, required, resourceExhausted } from "../csi/errors.ts";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  required,
+  resourceExhausted,
+} from "../csi/errors.ts";
 import type { CreateVolumeRequest__Output } from "../csi/generated/csi/v1/CreateVolumeRequest.ts";
 import type { CreateVolumeResponse } from "../csi/generated/csi/v1/CreateVolumeResponse.ts";
 import type { DeleteVolumeRequest__Output } from "../csi/generated/csi/v1/DeleteVolumeRequest.ts";
@@ -20,16 +26,22 @@ export function volumeFilePath(volumePath: string, slot: string): string {
 function volumeResponse(v: Volume): CreateVolumeResponse {
   const ctx: Record<string, string> = { [VolumeContextKey.name]: v.record.name };
   if (v.record.params.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.record.params.mkfsOptions;
-  return { volume: { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx } };
+  return {
+    volume: { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx },
+  };
 }
 
-export async function createVolume(c: ControllerContext, req: CreateVolumeRequest__Output): Promise<CreateVolumeResponse> {
+export async function createVolume(
+  c: ControllerContext,
+  req: CreateVolumeRequest__Output,
+): Promise<CreateVolumeResponse> {
   const name = required(req.name, "name");
   if (name.length > NAME_MAX) throw invalidArgument(`name is longer than ${NAME_MAX} characters`);
   requireCapabilities(req.volume_capabilities);
   const range = resolveCapacity(req.capacity_range);
   const params = parseParams(req.parameters);
-  if (req.volume_content_source?.type) throw invalidArgument("creating a volume from a snapshot or another volume is not supported yet");
+  if (req.volume_content_source?.type)
+    throw invalidArgument("creating a volume from a snapshot or another volume is not supported yet");
   const slot = slotForName(name);
   const volumePath = params.volumePath ?? c.opts.volumePath;
 
@@ -46,12 +58,24 @@ export async function createVolume(c: ControllerContext, req: CreateVolumeReques
       await c.rds.removeFile(filePath);
     }
     const pool = await c.rds.getPool(poolOf(volumePath));
-    if (!pool) throw failedPrecondition(`pool "${poolOf(volumePath)}" (first component of volume path ${volumePath}) is not a mounted disk on the RDS`);
+    if (!pool)
+      throw failedPrecondition(
+        `pool "${poolOf(volumePath)}" (first component of volume path ${volumePath}) is not a mounted disk on the RDS`,
+      );
     metrics.poolBytes.set({ kind: "free" }, pool.freeBytes);
-    if (pool.freeBytes < range.size) throw resourceExhausted(`not enough space on pool ${pool.slot}: ${range.size} bytes requested, ${pool.freeBytes} free`);
+    if (pool.freeBytes < range.size)
+      throw resourceExhausted(
+        `not enough space on pool ${pool.slot}: ${range.size} bytes requested, ${pool.freeBytes} free`,
+      );
     await c.ensureDirectory(normalizeVolumePath(volumePath));
 
-    const record: VolumeRecord = { name, requiredBytes: range.required, params: storedParams(params), attachments: [], createdAt: new Date().toISOString() };
+    const record: VolumeRecord = {
+      name,
+      requiredBytes: range.required,
+      params: storedParams(params),
+      attachments: [],
+      createdAt: new Date().toISOString(),
+    };
     let disk: FileDisk;
     try {
       disk = await c.rds.addFileDisk({
@@ -64,7 +88,8 @@ export async function createVolume(c: ControllerContext, req: CreateVolumeReques
         nqn: await c.nqnFor(slot),
       });
     } catch (err) {
-      if (err instanceof RdsError && err.kind === "no-space") throw resourceExhausted(`not enough space on pool ${pool.slot} for ${range.size} bytes`);
+      if (err instanceof RdsError && err.kind === "no-space")
+        throw resourceExhausted(`not enough space on pool ${pool.slot} for ${range.size} bytes`);
       // Another controller (or an attempt whose reply was lost) made it meanwhile: same checks as a retry.
       if (err instanceof RdsError && err.kind === "exists") {
         const raced = await existingVolume(c, slot, name, range, storedParams(params));
@@ -89,12 +114,18 @@ async function existingVolume(
   const disk = await c.rds.getDisk(slot);
   if (!disk) return undefined;
   const record = decodeRecord(disk.comment);
-  if (!record) throw alreadyExists(`disk slot ${slot} exists on the RDS but was not created by this driver; refusing to touch it`);
+  if (!record)
+    throw alreadyExists(
+      `disk slot ${slot} exists on the RDS but was not created by this driver; refusing to touch it`,
+    );
   const v: Volume = { disk, record };
   if (v.record.name !== name) throw alreadyExists(`volume id ${slot} belongs to another volume name`);
   if (!sizeFits(v.disk.sizeBytes, range))
-    throw alreadyExists(`volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`);
-  if (JSON.stringify(sortKeys(v.record.params)) !== JSON.stringify(sortKeys(params))) throw alreadyExists(`volume ${name} exists with other parameters`);
+    throw alreadyExists(
+      `volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`,
+    );
+  if (JSON.stringify(sortKeys(v.record.params)) !== JSON.stringify(sortKeys(params)))
+    throw alreadyExists(`volume ${name} exists with other parameters`);
   if (!v.disk.nvmeExport) {
     // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
     v.disk = await c.rds.setDisk(slot, { nvmeExport: true });
@@ -106,14 +137,20 @@ function sortKeys(o: Record<string, string>): [string, string][] {
   return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
 }
 
-export async function deleteVolume(c: ControllerContext, req: DeleteVolumeRequest__Output): Promise<Record<string, never>> {
+export async function deleteVolume(
+  c: ControllerContext,
+  req: DeleteVolumeRequest__Output,
+): Promise<Record<string, never>> {
   const id = required(req.volume_id, "volume_id");
   if (!isVolumeId(id)) return {}; // not an id we issue: nothing of ours to delete (CSI: unknown id → OK)
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
     if (v) {
       const attached = v.record.attachments.map((a) => a.node);
-      if (attached.length) throw failedPrecondition(`volume ${id} is still published to ${attached.join(", ")}; unpublish it first`);
+      if (attached.length)
+        throw failedPrecondition(
+          `volume ${id} is still published to ${attached.join(", ")}; unpublish it first`,
+        );
       await c.rds.removeDisk(id); // disables the export first, in the same command line
       await c.rds.removeFile(v.disk.filePath); // RouterOS leaves the backing file behind
       c.log.info({ slot: id, filePath: v.disk.filePath }, "volume deleted");
@@ -121,7 +158,10 @@ export async function deleteVolume(c: ControllerContext, req: DeleteVolumeReques
     }
     const disk = await c.rds.getDisk(id);
     if (disk) {
-      c.log.warn({ slot: id }, "DeleteVolume: disk exists but was not created by this driver; leaving it alone");
+      c.log.warn(
+        { slot: id },
+        "DeleteVolume: disk exists but was not created by this driver; leaving it alone",
+      );
       return {};
     }
     // No disk: a previous delete may have crashed before removing the file. Finish it.

@@ -10,31 +10,41 @@ import { poolOf } from "./params.ts";
 import { isVolumeId } from "./volume-id.ts";
 import { encodeRecord } from "./volume-record.ts";
 
-export async function controllerExpand(c: ControllerContext, req: ControllerExpandVolumeRequest__Output): Promise<ControllerExpandVolumeResponse> {
+export async function controllerExpand(
+  c: ControllerContext,
+  req: ControllerExpandVolumeRequest__Output,
+): Promise<ControllerExpandVolumeResponse> {
   const id = required(req.volume_id, "volume_id");
   if (!req.capacity_range) throw invalidArgument("capacity_range is required");
   const range = resolveCapacity(req.capacity_range);
   if (!isVolumeId(id)) throw notFound(`volume ${id} does not exist`);
   // Block volumes need only the node's rescan, which NodeStage/NodePublish paths do anyway; a
   // filesystem must be grown by the node. Without a capability, ask for the node step (it is safe).
-  const nodeExpansionRequired = req.volume_capability?.access_type !== "block" && !req.volume_capability?.block;
+  const nodeExpansionRequired =
+    req.volume_capability?.access_type !== "block" && !req.volume_capability?.block;
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
     if (!v) throw notFound(`volume ${id} does not exist`);
     // Never shrink; a volume already as large as asked for is done (a retried call, or a smaller request).
-    const satisfied = range.required > 0 ? v.disk.sizeBytes >= range.required : v.disk.sizeBytes >= range.size;
+    const satisfied =
+      range.required > 0 ? v.disk.sizeBytes >= range.required : v.disk.sizeBytes >= range.size;
     if (satisfied) {
       return { capacity_bytes: String(v.disk.sizeBytes), node_expansion_required: nodeExpansionRequired };
     }
     const pool = await c.rds.getPool(poolOf(v.disk.filePath));
     const growth = range.size - v.disk.sizeBytes;
-    if (pool && pool.freeBytes < growth) throw resourceExhausted(`not enough space on pool ${pool.slot} to grow ${id} by ${growth} bytes`);
+    if (pool && pool.freeBytes < growth)
+      throw resourceExhausted(`not enough space on pool ${pool.slot} to grow ${id} by ${growth} bytes`);
     let after: FileDisk;
     try {
       // setDisk reads the disk back and checks the new size (verify after write).
-      after = await c.rds.setDisk(id, { fileSizeBytes: range.size, comment: encodeRecord({ ...v.record, requiredBytes: range.required }) });
+      after = await c.rds.setDisk(id, {
+        fileSizeBytes: range.size,
+        comment: encodeRecord({ ...v.record, requiredBytes: range.required }),
+      });
     } catch (err) {
-      if (err instanceof RdsError && err.kind === "no-space") throw resourceExhausted(`not enough space to grow ${id} to ${range.size} bytes`);
+      if (err instanceof RdsError && err.kind === "no-space")
+        throw resourceExhausted(`not enough space to grow ${id} to ${range.size} bytes`);
       throw err;
     }
     c.log.info({ slot: id, from: v.disk.sizeBytes, to: after.sizeBytes }, "volume expanded");

@@ -47,7 +47,15 @@ export class KubeNodeRegistry implements NodeRegistry {
     const ca = readFileSync(`${SA_DIR}/ca.crt`);
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: this.#host, port: this.#port, path: `/api/v1/nodes/${encodeURIComponent(nodeId)}`, method: "GET", ca, headers: { authorization: `Bearer ${token}` }, timeout: 10_000 },
+        {
+          host: this.#host,
+          port: this.#port,
+          path: `/api/v1/nodes/${encodeURIComponent(nodeId)}`,
+          method: "GET",
+          ca,
+          headers: { authorization: `Bearer ${token}` },
+          timeout: 10_000,
+        },
         (res) => {
           res.resume();
           if (res.statusCode === 200) resolve(true);
@@ -56,7 +64,9 @@ export class KubeNodeRegistry implements NodeRegistry {
         },
       );
       req.on("timeout", () => req.destroy(new Error("timed out")));
-      req.on("error", (err) => reject(unavailable(`Kubernetes API unreachable looking up node ${nodeId}: ${err.message}`)));
+      req.on("error", (err) =>
+        reject(unavailable(`Kubernetes API unreachable looking up node ${nodeId}: ${err.message}`)),
+      );
       req.end();
     });
   }

@@ -15,7 +15,8 @@ export interface VolumeParams {
   mkfsOptions?: string;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const PATH = /^\/?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/;
 const MKFS_OPTIONS = /^[A-Za-z0-9=,._:+ -]{0,256}$/;
 
@@ -35,11 +36,15 @@ export function parseParams(raw: Record<string, string> | undefined): VolumePara
     if (FOREIGN_PREFIXES.some((prefix) => key.startsWith(prefix))) continue;
     switch (key) {
       case StorageClassParam.volumePath:
-        if (!PATH.test(value) || value.split("/").includes("..")) throw invalidArgument(`parameter volumePath: "${value}" must be <pool>/<dir> with letters, digits, . _ -`);
+        if (!PATH.test(value) || value.split("/").includes(".."))
+          throw invalidArgument(
+            `parameter volumePath: "${value}" must be <pool>/<dir> with letters, digits, . _ -`,
+          );
         p.volumePath = normalizeVolumePath(value);
         break;
       case StorageClassParam.nvmeAddress:
-        if (!isIP(value) && !HOSTNAME.test(value)) throw invalidArgument(`parameter nvmeAddress: "${value}" is not an IP address or host name`);
+        if (!isIP(value) && !HOSTNAME.test(value))
+          throw invalidArgument(`parameter nvmeAddress: "${value}" is not an IP address or host name`);
         p.nvmeAddress = value;
         break;
       case StorageClassParam.nvmePort:
@@ -58,11 +63,16 @@ export function parseParams(raw: Record<string, string> | undefined): VolumePara
         p.nrIoQueues = int(key, value, 1, 1024);
         break;
       case StorageClassParam.mkfsOptions:
-        if (!MKFS_OPTIONS.test(value)) throw invalidArgument(`parameter mkfsOptions: only letters, digits, spaces and = , . _ : + - are allowed`);
+        if (!MKFS_OPTIONS.test(value))
+          throw invalidArgument(
+            `parameter mkfsOptions: only letters, digits, spaces and = , . _ : + - are allowed`,
+          );
         p.mkfsOptions = value.trim();
         break;
       default:
-        throw invalidArgument(`unknown parameter "${key}" (known: ${Object.values(StorageClassParam).join(", ")})`);
+        throw invalidArgument(
+          `unknown parameter "${key}" (known: ${Object.values(StorageClassParam).join(", ")})`,
+        );
     }
   }
   return p;

@@ -31,11 +31,18 @@ async function saveAttachments(c: ControllerContext, v: Volume, attachments: Att
   const record = { ...v.record, attachments };
   const allowedHosts = [...new Set(attachments.map((a) => deriveHostNqn(a.node, c.opts.driverName)))];
   // Re-assert the export too: an appliance that lost it (reboot, manual change) gets it back on attach.
-  v.disk = await c.rds.setDisk(v.disk.slot, { comment: encodeRecord(record), allowedHosts, ...(v.disk.nvmeExport ? {} : { nvmeExport: true }) });
+  v.disk = await c.rds.setDisk(v.disk.slot, {
+    comment: encodeRecord(record),
+    allowedHosts,
+    ...(v.disk.nvmeExport ? {} : { nvmeExport: true }),
+  });
   v.record = record;
 }
 
-export async function controllerPublish(c: ControllerContext, req: ControllerPublishVolumeRequest__Output): Promise<ControllerPublishVolumeResponse> {
+export async function controllerPublish(
+  c: ControllerContext,
+  req: ControllerPublishVolumeRequest__Output,
+): Promise<ControllerPublishVolumeResponse> {
   const id = required(req.volume_id, "volume_id");
   const nodeId = required(req.node_id, "node_id");
   if (!req.volume_capability) throw invalidArgument("volume_capability is required");
@@ -44,21 +51,28 @@ export async function controllerPublish(c: ControllerContext, req: ControllerPub
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
     if (!v) throw notFound(`volume ${id} does not exist`);
-    if (!(await c.opts.nodes.has(nodeId))) throw notFound(`node ${nodeId} does not exist (${c.opts.nodes.description})`);
+    if (!(await c.opts.nodes.has(nodeId)))
+      throw notFound(`node ${nodeId} does not exist (${c.opts.nodes.description})`);
     const plan = planPublish(v.record.attachments, nodeId, cap, Boolean(req.readonly), id);
-    if (plan.change || !v.disk.nvmeExport) await saveAttachments(c, v, plan.change ? plan.attachments : v.record.attachments);
+    if (plan.change || !v.disk.nvmeExport)
+      await saveAttachments(c, v, plan.change ? plan.attachments : v.record.attachments);
     return { publish_context: publishContext(c, v) };
   });
 }
 
-export async function controllerUnpublish(c: ControllerContext, req: ControllerUnpublishVolumeRequest__Output): Promise<Record<string, never>> {
+export async function controllerUnpublish(
+  c: ControllerContext,
+  req: ControllerUnpublishVolumeRequest__Output,
+): Promise<Record<string, never>> {
   const id = required(req.volume_id, "volume_id");
   if (!isVolumeId(id)) return {};
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
     if (!v) return {}; // gone: nothing is attached to it any more
     // An empty node_id means "from every node" (CSI allows it when the CO lost track).
-    const plan = req.node_id ? planUnpublish(v.record.attachments, req.node_id) : { change: v.record.attachments.length > 0, attachments: [] };
+    const plan = req.node_id
+      ? planUnpublish(v.record.attachments, req.node_id)
+      : { change: v.record.attachments.length > 0, attachments: [] };
     if (plan.change) await saveAttachments(c, v, plan.attachments);
     return {};
   });

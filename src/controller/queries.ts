@@ -29,12 +29,19 @@ function volumeStatus(v: Volume) {
     published_node_ids: v.record.attachments.map((a) => a.node),
     volume_condition: {
       abnormal,
-      message: v.disk.disabled ? "disk is disabled on the RDS" : !v.disk.nvmeExport ? "NVMe/TCP export is disabled on the RDS" : "volume is healthy",
+      message: v.disk.disabled
+        ? "disk is disabled on the RDS"
+        : !v.disk.nvmeExport
+          ? "NVMe/TCP export is disabled on the RDS"
+          : "volume is healthy",
     },
   };
 }
 
-export async function validateVolumeCapabilities(c: ControllerContext, req: ValidateVolumeCapabilitiesRequest__Output): Promise<ValidateVolumeCapabilitiesResponse> {
+export async function validateVolumeCapabilities(
+  c: ControllerContext,
+  req: ValidateVolumeCapabilitiesRequest__Output,
+): Promise<ValidateVolumeCapabilitiesResponse> {
   const id = required(req.volume_id, "volume_id");
   if (!req.volume_capabilities?.length) throw invalidArgument("volume_capabilities is required");
   const v = isVolumeId(id) ? await c.loadVolume(id) : undefined;
@@ -46,7 +53,13 @@ export async function validateVolumeCapabilities(c: ControllerContext, req: Vali
   } catch (err) {
     return { message: (err as Error).message };
   }
-  return { confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters } };
+  return {
+    confirmed: {
+      volume_context: req.volume_context,
+      volume_capabilities: req.volume_capabilities,
+      parameters: req.parameters,
+    },
+  };
 }
 
 async function allVolumes(c: ControllerContext): Promise<Volume[]> {
@@ -61,25 +74,35 @@ async function allVolumes(c: ControllerContext): Promise<Volume[]> {
 }
 
 // The page token is the last volume id of the previous page: stable while volumes come and go.
-export async function listVolumes(c: ControllerContext, req: ListVolumesRequest__Output): Promise<ListVolumesResponse> {
+export async function listVolumes(
+  c: ControllerContext,
+  req: ListVolumesRequest__Output,
+): Promise<ListVolumesResponse> {
   const max = req.max_entries ?? 0;
   if (max < 0) throw invalidArgument("max_entries must not be negative");
   const token = req.starting_token ?? "";
-  if (token && !isVolumeId(token)) throw aborted(`starting_token "${token}" is not a token this driver issued`);
+  if (token && !isVolumeId(token))
+    throw aborted(`starting_token "${token}" is not a token this driver issued`);
   const volumes = (await allVolumes(c)).filter((v) => !token || v.disk.slot > token);
   const page = max > 0 ? volumes.slice(0, max) : volumes;
   const next = max > 0 && volumes.length > max ? page[page.length - 1]!.disk.slot : "";
   return { entries: page.map((v) => ({ volume: volumeInfo(v), status: volumeStatus(v) })), next_token: next };
 }
 
-export async function controllerGetVolume(c: ControllerContext, req: ControllerGetVolumeRequest__Output): Promise<ControllerGetVolumeResponse> {
+export async function controllerGetVolume(
+  c: ControllerContext,
+  req: ControllerGetVolumeRequest__Output,
+): Promise<ControllerGetVolumeResponse> {
   const id = required(req.volume_id, "volume_id");
   const v = isVolumeId(id) ? await c.loadVolume(id) : undefined;
   if (!v) throw notFound(`volume ${id} does not exist`);
   return { volume: volumeInfo(v), status: volumeStatus(v) };
 }
 
-export async function getCapacity(c: ControllerContext, req: GetCapacityRequest__Output): Promise<GetCapacityResponse> {
+export async function getCapacity(
+  c: ControllerContext,
+  req: GetCapacityRequest__Output,
+): Promise<GetCapacityResponse> {
   if (req.volume_capabilities?.length) {
     try {
       requireCapabilities(req.volume_capabilities);
@@ -93,5 +116,9 @@ export async function getCapacity(c: ControllerContext, req: GetCapacityRequest_
   if (!info) throw failedPrecondition(`pool "${pool}" is not a mounted disk on the RDS`);
   metrics.poolBytes.set({ kind: "size" }, info.sizeBytes);
   metrics.poolBytes.set({ kind: "free" }, info.freeBytes);
-  return { available_capacity: String(info.freeBytes), maximum_volume_size: { value: String(info.freeBytes) }, minimum_volume_size: { value: String(MIN_VOLUME_BYTES) } };
+  return {
+    available_capacity: String(info.freeBytes),
+    maximum_volume_size: { value: String(info.freeBytes) },
+    minimum_volume_size: { value: String(MIN_VOLUME_BYTES) },
+  };
 }

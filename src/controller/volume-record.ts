@@ -26,7 +26,14 @@ export interface VolumeRecord {
 const PREFIX = "rds-csi:1:";
 
 export function encodeRecord(r: VolumeRecord): string {
-  const compact = { n: r.name, b: r.requiredBytes, p: r.params, s: r.source, a: r.attachments.map((a) => [a.node, a.mode === "multi" ? 1 : 0, a.readonly ? 1 : 0]), t: r.createdAt };
+  const compact = {
+    n: r.name,
+    b: r.requiredBytes,
+    p: r.params,
+    s: r.source,
+    a: r.attachments.map((a) => [a.node, a.mode === "multi" ? 1 : 0, a.readonly ? 1 : 0]),
+    t: r.createdAt,
+  };
   return PREFIX + Buffer.from(JSON.stringify(compact), "utf8").toString("base64url");
 }
 
@@ -37,9 +44,22 @@ export function decodeRecord(comment: string): VolumeRecord | undefined {
     const c = JSON.parse(Buffer.from(comment.slice(PREFIX.length), "base64url").toString("utf8"));
     if (typeof c?.n !== "string" || typeof c?.b !== "number") return undefined;
     const attachments: Attachment[] = Array.isArray(c.a)
-      ? c.a.filter((x: unknown) => Array.isArray(x) && typeof x[0] === "string").map((x: [string, number, number]) => ({ node: x[0], mode: x[1] ? "multi" : "single", readonly: Boolean(x[2]) }))
+      ? c.a
+          .filter((x: unknown) => Array.isArray(x) && typeof x[0] === "string")
+          .map((x: [string, number, number]) => ({
+            node: x[0],
+            mode: x[1] ? "multi" : "single",
+            readonly: Boolean(x[2]),
+          }))
       : [];
-    return { name: c.n, requiredBytes: c.b, params: c.p ?? {}, source: c.s, attachments, createdAt: typeof c.t === "string" ? c.t : "" };
+    return {
+      name: c.n,
+      requiredBytes: c.b,
+      params: c.p ?? {},
+      source: c.s,
+      attachments,
+      createdAt: typeof c.t === "string" ? c.t : "",
+    };
   } catch {
     return undefined;
   }

@@ -13,7 +13,12 @@ export const SUPPORTED_FS_TYPES = ["ext4", "xfs"] as const;
 export type FsType = (typeof SUPPORTED_FS_TYPES)[number];
 export const DEFAULT_FS_TYPE: FsType = "ext4";
 
-const SINGLE_NODE_MODES = new Set<string>(["SINGLE_NODE_WRITER", "SINGLE_NODE_READER_ONLY", "SINGLE_NODE_SINGLE_WRITER", "SINGLE_NODE_MULTI_WRITER"]);
+const SINGLE_NODE_MODES = new Set<string>([
+  "SINGLE_NODE_WRITER",
+  "SINGLE_NODE_READER_ONLY",
+  "SINGLE_NODE_SINGLE_WRITER",
+  "SINGLE_NODE_MULTI_WRITER",
+]);
 
 export interface CapabilityInfo {
   accessType: "block" | "mount";
@@ -33,13 +38,16 @@ export function capabilityProblem(cap: VolumeCapability__Output | null | undefin
   if (mode === "UNKNOWN") return "volume capability needs an access mode";
   if (mode === "MULTI_NODE_MULTI_WRITER") {
     // Two nodes writing one ext4/xfs corrupts it: RWX exists for raw block (KubeVirt live migration).
-    if (accessType !== "block") return "MULTI_NODE_MULTI_WRITER (ReadWriteMany) is only supported with volumeMode Block; a filesystem mounted on two nodes would be corrupted";
+    if (accessType !== "block")
+      return "MULTI_NODE_MULTI_WRITER (ReadWriteMany) is only supported with volumeMode Block; a filesystem mounted on two nodes would be corrupted";
     return undefined;
   }
-  if (!SINGLE_NODE_MODES.has(mode)) return `access mode ${mode} is not supported (supported: ReadWriteOnce, ReadWriteOncePod, ReadOnly on one node, ReadWriteMany for Block)`;
+  if (!SINGLE_NODE_MODES.has(mode))
+    return `access mode ${mode} is not supported (supported: ReadWriteOnce, ReadWriteOncePod, ReadOnly on one node, ReadWriteMany for Block)`;
   if (accessType === "mount") {
     const fs = cap.mount?.fs_type ?? "";
-    if (fs && !(SUPPORTED_FS_TYPES as readonly string[]).includes(fs)) return `filesystem type ${fs} is not supported (supported: ${SUPPORTED_FS_TYPES.join(", ")})`;
+    if (fs && !(SUPPORTED_FS_TYPES as readonly string[]).includes(fs))
+      return `filesystem type ${fs} is not supported (supported: ${SUPPORTED_FS_TYPES.join(", ")})`;
   }
   return undefined;
 }

@@ -10,9 +10,14 @@ import { loadCsi } from "./proto.ts";
 type Callback = (err: grpc.ServiceError | null, res: any) => void;
 // Turns the callback-style generated methods into `(request) => Promise<response>`.
 type Promisified<C> = {
-  [K in keyof C as K extends `${Capitalize<string>}` ? (C[K] extends (...a: never[]) => unknown ? K : never) : never]: C[K] extends {
-    (argument: infer Req, callback: (err: grpc.ServiceError | null, value?: infer Res) => void): grpc.ClientUnaryCall;
-  }
+  [K in keyof C as K extends `${Capitalize<string>}`
+    ? C[K] extends (...a: never[]) => unknown
+      ? K
+      : never
+    : never]: C[K] extends (
+    argument: infer Req,
+    callback: (err: grpc.ServiceError | null, value?: infer Res) => void,
+  ) => grpc.ClientUnaryCall
     ? (request: Req, options?: { deadlineMs?: number }) => Promise<NonNullable<Res>>
     : never;
 };
@@ -32,7 +37,9 @@ function promisify<C extends grpc.Client>(client: C): Promisified<C> {
       if (typeof fn !== "function") return undefined;
       return (request: unknown, options: { deadlineMs?: number } = {}) =>
         new Promise((resolve, reject) => {
-          const callOptions: grpc.CallOptions = options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {};
+          const callOptions: grpc.CallOptions = options.deadlineMs
+            ? { deadline: Date.now() + options.deadlineMs }
+            : {};
           const cb: Callback = (err, res) => (err ? reject(err) : resolve(res));
           fn.call(client, request, new grpc.Metadata(), callOptions, cb);
         });

@@ -6,6 +6,7 @@ import { invalidArgument } from "./errors.ts";
 export function toBytes(value: string | number | undefined | null, field: string): number {
   if (value === undefined || value === null || value === "") return 0;
   const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument(`${field} must be a non-negative integer, got ${String(value)}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw invalidArgument(`${field} must be a non-negative integer, got ${String(value)}`);
   return n;
 }

@@ -26,7 +26,8 @@ export function parseEndpoint(endpoint: string): Endpoint {
   if (endpoint.startsWith("unix:")) return parseEndpoint(`unix://${endpoint.slice(5)}`);
   if (endpoint.startsWith("/")) return parseEndpoint(`unix://${endpoint}`);
   const hostPort = endpoint.startsWith("tcp://") ? endpoint.slice("tcp://".length) : endpoint;
-  if (!/^[\w.-]*:\d+$|^\[[\da-fA-F:]+\]:\d+$/.test(hostPort)) throw new Error(`endpoint ${endpoint}: expected unix:///path or tcp://host:port`);
+  if (!/^[\w.-]*:\d+$|^\[[\da-fA-F:]+\]:\d+$/.test(hostPort))
+    throw new Error(`endpoint ${endpoint}: expected unix:///path or tcp://host:port`);
   return { bindAddress: hostPort };
 }
 
@@ -34,7 +35,8 @@ export function parseEndpoint(endpoint: string): Endpoint {
 export function toGrpcStatus(err: unknown): { code: grpc.status; details: string } {
   if (err instanceof CsiError) return { code: err.code, details: err.message };
   if (err instanceof RdsError) return { code: RDS_ERROR_CODES[err.kind], details: `RDS: ${err.message}` };
-  if (err instanceof Error && err.name === "AbortError") return { code: grpc.status.CANCELLED, details: "operation cancelled" };
+  if (err instanceof Error && err.name === "AbortError")
+    return { code: grpc.status.CANCELLED, details: "operation cancelled" };
   const msg = err instanceof Error ? err.message : String(err);
   return { code: grpc.status.INTERNAL, details: msg };
 }
@@ -52,6 +54,10 @@ const RDS_ERROR_CODES: Record<RdsErrorKind, grpc.status> = {
   failure: grpc.status.INTERNAL,
 };
 
+// Handlers are typed where they are defined (src/csi/types.ts); here any handler is accepted: a
+// parameter of type `never` accepts every request type.
+type AnyHandler = (req: never, ctx: CallContext) => Promise<unknown>;
+
 export interface CsiServices {
   identity: IdentityService;
   controller?: ControllerService;
@@ -59,7 +65,15 @@ export interface CsiServices {
 }
 
 // Calls that fire constantly and change nothing are logged at debug, everything else at info.
-const QUIET_METHODS = new Set(["Probe", "NodeGetCapabilities", "ControllerGetCapabilities", "GetPluginInfo", "GetPluginCapabilities", "NodeGetVolumeStats", "GetCapacity"]);
+const QUIET_METHODS = new Set([
+  "Probe",
+  "NodeGetCapabilities",
+  "ControllerGetCapabilities",
+  "GetPluginInfo",
+  "GetPluginCapabilities",
+  "NodeGetVolumeStats",
+  "GetCapacity",
+]);
 
 export class CsiServer {
   readonly #server = new grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
@@ -75,8 +89,7 @@ export class CsiServer {
     if (services.node) this.#server.addService(csi.Node.service, this.#wrap(services.node));
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: the service maps are typed at their definition
-  #wrap(impl: Record<string, (req: any, ctx: CallContext) => Promise<any>>): grpc.UntypedServiceImplementation {
+  #wrap(impl: Record<string, AnyHandler>): grpc.UntypedServiceImplementation {
     const out: grpc.UntypedServiceImplementation = {};
     for (const [method, fn] of Object.entries(impl)) {
       out[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -88,8 +101,7 @@ export class CsiServer {
 
   async #handle(
     method: string,
-    // biome-ignore lint/suspicious/noExplicitAny: see #wrap
-    fn: (req: any, ctx: CallContext) => Promise<any>,
+    fn: AnyHandler,
     call: grpc.ServerUnaryCall<unknown, unknown>,
     callback: grpc.sendUnaryData<unknown>,
   ): Promise<void> {
@@ -106,11 +118,15 @@ export class CsiServer {
     const verbose = log.isLevelEnabled(level); // redacting a request costs more than the call itself on a fast path
     if (verbose) log[level]({ request: redactRequest(req) }, "call");
     try {
-      const res = await fn(req, { method, requestId, log, signal: abort.signal });
+      const res = await fn(req as never, { method, requestId, log, signal: abort.signal });
       const seconds = (performance.now() - started) / 1000;
       metrics.rpcTotal.inc({ method, code: "OK" });
       metrics.rpcDuration.observe({ method, code: "OK" }, seconds);
-      if (verbose) log[level]({ ms: Math.round(seconds * 1000), ...(quiet ? {} : { response: redactRequest(res) }) }, "ok");
+      if (verbose)
+        log[level](
+          { ms: Math.round(seconds * 1000), ...(quiet ? {} : { response: redactRequest(res) }) },
+          "ok",
+        );
       callback(null, res);
     } catch (err) {
       const { code, details } = toGrpcStatus(err);
@@ -119,7 +135,8 @@ export class CsiServer {
       metrics.rpcTotal.inc({ method, code: codeName });
       metrics.rpcDuration.observe({ method, code: codeName }, seconds);
       const fields = { ms: Math.round(seconds * 1000), code: codeName, details };
-      if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) log.error({ ...fields, err }, "failed");
+      if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN)
+        log.error({ ...fields, err }, "failed");
       else log.warn(fields, "failed");
       callback({ code, details, metadata: new grpc.Metadata() });
     } finally {
@@ -132,7 +149,9 @@ export class CsiServer {
     const ep = parseEndpoint(endpoint);
     if (ep.socketPath && existsSync(ep.socketPath)) rmSync(ep.socketPath, { force: true });
     const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(ep.bindAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      this.#server.bindAsync(ep.bindAddress, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
     });
     this.#endpoint = ep;
     const address = ep.socketPath ? `unix://${ep.socketPath}` : ep.bindAddress.replace(/:0$/, `:${port}`);

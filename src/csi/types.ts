@@ -21,7 +21,10 @@ type ResOf<H> = H extends handleUnaryCall<any, infer Res> ? Res : never;
 
 // The generated handler interfaces extend an index-signature type; keep only the named RPCs.
 export type UnaryImpl<H> = {
-  [K in keyof H as string extends K ? never : K]: (request: ReqOf<H[K]>, ctx: CallContext) => Promise<ResOf<H[K]>>;
+  [K in keyof H as string extends K ? never : K]: (
+    request: ReqOf<H[K]>,
+    ctx: CallContext,
+  ) => Promise<ResOf<H[K]>>;
 };
 
 export type IdentityService = UnaryImpl<IdentityHandlers>;

@@ -17,7 +17,9 @@ export const REDACT_PATHS = [
   "*.passphrase",
 ];
 
-export function createLogger(opts: { level?: string; base?: Record<string, unknown>; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; base?: Record<string, unknown>; destination?: pino.DestinationStream } = {},
+): Logger {
   return pino(
     {
       level: opts.level ?? "info",
@@ -41,7 +43,13 @@ export function redactRequest(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redactRequest(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k) ? (v && typeof v === "object" ? "[REDACTED]" : v ? "[REDACTED]" : v) : redactRequest(v, depth + 1);
+    out[k] = SECRET_KEY.test(k)
+      ? v && typeof v === "object"
+        ? "[REDACTED]"
+        : v
+          ? "[REDACTED]"
+          : v
+      : redactRequest(v, depth + 1);
   }
   return out;
 }

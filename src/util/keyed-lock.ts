@@ -4,7 +4,10 @@ export class KeyedLock {
   readonly #held = new Set<string>();
 
   /** Runs fn while holding every key, or returns `busy` naming the first key already held. */
-  async tryWith<T>(keys: readonly string[], fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; busy: string }> {
+  async tryWith<T>(
+    keys: readonly string[],
+    fn: () => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; busy: string }> {
     const unique = [...new Set(keys)];
     const busy = unique.find((k) => this.#held.has(k));
     if (busy !== undefined) return { ok: false, busy };

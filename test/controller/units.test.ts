@@ -12,24 +12,30 @@ import { describeCapability } from "../../src/csi/capability.ts";
 describe("resolveCapacity", () => {
   it("never returns less than required nor more than the limit", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 44 }), fc.integer({ min: 0, max: 2 ** 44 }), (required, extra) => {
-        const limit = extra === 0 ? 0 : required + extra;
-        try {
-          const r = resolveCapacity({ required_bytes: String(required), limit_bytes: String(limit) });
-          expect(r.size).toBeGreaterThanOrEqual(required);
-          if (limit) expect(r.size).toBeLessThanOrEqual(limit);
-          expect(r.size % 512).toBe(0);
-        } catch (err) {
-          expect((err as { code: number }).code).toBe(11); // OUT_OF_RANGE only when nothing fits
-          expect(limit).toBeGreaterThan(0);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 44 }),
+        fc.integer({ min: 0, max: 2 ** 44 }),
+        (required, extra) => {
+          const limit = extra === 0 ? 0 : required + extra;
+          try {
+            const r = resolveCapacity({ required_bytes: String(required), limit_bytes: String(limit) });
+            expect(r.size).toBeGreaterThanOrEqual(required);
+            if (limit) expect(r.size).toBeLessThanOrEqual(limit);
+            expect(r.size % 512).toBe(0);
+          } catch (err) {
+            expect((err as { code: number }).code).toBe(11); // OUT_OF_RANGE only when nothing fits
+            expect(limit).toBeGreaterThan(0);
+          }
+        },
+      ),
     );
   });
   it("defaults to 1 GiB and aligns to 1 MiB when it can", () => {
     expect(resolveCapacity(undefined).size).toBe(GiB);
     expect(resolveCapacity({ required_bytes: String(GiB + 1) }).size).toBe(GiB + MiB);
-    expect(resolveCapacity({ required_bytes: String(GiB + 1), limit_bytes: String(GiB + 4096) }).size).toBe(GiB + 4096);
+    expect(resolveCapacity({ required_bytes: String(GiB + 1), limit_bytes: String(GiB + 4096) }).size).toBe(
+      GiB + 4096,
+    );
   });
   it("compares int64 strings as numbers, not text", () => {
     expect(() => resolveCapacity({ required_bytes: "9000000000", limit_bytes: "10000000000" })).not.toThrow();
@@ -52,12 +58,23 @@ describe("volume ids", () => {
 describe("volume record", () => {
   it("round-trips through the comment and uses only characters that need no quoting", () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 200 }), fc.integer({ min: 0, max: 2 ** 50 }), fc.array(fc.string({ minLength: 1, maxLength: 60 }), { maxLength: 2 }), (name, bytes, nodes) => {
-        const r: VolumeRecord = { name, requiredBytes: bytes, params: { nvmePort: "4420" }, attachments: nodes.map((node) => ({ node, mode: "multi", readonly: false })), createdAt: "2026-11-21T00:00:00.000Z" };
-        const comment = encodeRecord(r);
-        expect(comment).toMatch(/^[A-Za-z0-9:_-]+$/);
-        expect(decodeRecord(comment)).toEqual({ ...r, source: undefined });
-      }),
+      fc.property(
+        fc.string({ maxLength: 200 }),
+        fc.integer({ min: 0, max: 2 ** 50 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 60 }), { maxLength: 2 }),
+        (name, bytes, nodes) => {
+          const r: VolumeRecord = {
+            name,
+            requiredBytes: bytes,
+            params: { nvmePort: "4420" },
+            attachments: nodes.map((node) => ({ node, mode: "multi", readonly: false })),
+            createdAt: "2026-11-21T00:00:00.000Z",
+          };
+          const comment = encodeRecord(r);
+          expect(comment).toMatch(/^[A-Za-z0-9:_-]+$/);
+          expect(decodeRecord(comment)).toEqual({ ...r, source: undefined });
+        },
+      ),
     );
     expect(decodeRecord("someone else's comment")).toBeUndefined();
   });
@@ -65,7 +82,14 @@ describe("volume record", () => {
 
 describe("parameters", () => {
   it("accepts the documented keys and provisioner metadata, refuses unknown ones", () => {
-    expect(parseParams({ volumePath: "/storage-pool/k8s/", nvmePort: "4421", ctrlLossTmo: "-1", "csi.storage.k8s.io/pvc/name": "x" })).toEqual({ volumePath: "storage-pool/k8s", nvmePort: 4421, ctrlLossTmo: -1 });
+    expect(
+      parseParams({
+        volumePath: "/storage-pool/k8s/",
+        nvmePort: "4421",
+        ctrlLossTmo: "-1",
+        "csi.storage.k8s.io/pvc/name": "x",
+      }),
+    ).toEqual({ volumePath: "storage-pool/k8s", nvmePort: 4421, ctrlLossTmo: -1 });
     expect(() => parseParams({ fsType: "ext4" })).toThrow(/unknown parameter/);
     expect(() => parseParams({ volumePath: "pool/../etc" })).toThrow();
     expect(() => parseParams({ nvmePort: "99999" })).toThrow();
@@ -73,7 +97,10 @@ describe("parameters", () => {
 });
 
 describe("attach fencing", () => {
-  const rwo = describeCapability({ mount: { fs_type: "ext4", mount_flags: [], volume_mount_group: "" }, access_mode: { mode: "SINGLE_NODE_WRITER" } });
+  const rwo = describeCapability({
+    mount: { fs_type: "ext4", mount_flags: [], volume_mount_group: "" },
+    access_mode: { mode: "SINGLE_NODE_WRITER" },
+  });
   const rwx = describeCapability({ block: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } });
   it("fences single-node modes and allows two nodes for RWX block", () => {
     const one = planPublish([], "a", rwo, false, "v");
@@ -86,11 +113,19 @@ describe("attach fencing", () => {
     const m2 = planPublish(m1.change ? m1.attachments : [], "b", rwx, false, "v");
     expect(m2.change && m2.attachments.map((x) => x.node)).toEqual(["a", "b"]);
     expect(() => planPublish(m2.change ? m2.attachments : [], "c", rwx, false, "v")).toThrow(/allows 2/);
-    expect(planUnpublish(m2.change ? m2.attachments : [], "a")).toEqual({ change: true, attachments: [{ node: "b", mode: "multi", readonly: false }] });
+    expect(planUnpublish(m2.change ? m2.attachments : [], "a")).toEqual({
+      change: true,
+      attachments: [{ node: "b", mode: "multi", readonly: false }],
+    });
     expect(planUnpublish([], "a")).toEqual({ change: false });
   });
   it("refuses ReadWriteMany on a filesystem", () => {
-    expect(() => describeCapability({ mount: { fs_type: "ext4", mount_flags: [], volume_mount_group: "" }, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } })).toThrow(/only supported with volumeMode Block/);
+    expect(() =>
+      describeCapability({
+        mount: { fs_type: "ext4", mount_flags: [], volume_mount_group: "" },
+        access_mode: { mode: "MULTI_NODE_MULTI_WRITER" },
+      }),
+    ).toThrow(/only supported with volumeMode Block/);
   });
 });
 

@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CsiClient, connectCsi } from "../../src/csi/client.ts";
 import { createControllerService } from "../../src/controller/controller-service.ts";
 import { StaticNodeRegistry } from "../../src/controller/node-registry.ts";
+import { type CsiClient, connectCsi } from "../../src/csi/client.ts";
 import type { VolumeCapability } from "../../src/csi/generated/csi/v1/VolumeCapability.ts";
 import { createIdentityService } from "../../src/csi/identity.ts";
 import { CsiServer } from "../../src/csi/server.ts";
@@ -31,14 +31,25 @@ export interface ControllerEnv {
 export async function startControllerEnv(
   opts: { sim?: Partial<SimulatorOptions>; rds?: Partial<RdsConnectionConfig> } = {},
 ): Promise<ControllerEnv> {
-  const rds = await startEmbeddedRds({ pools: [{ name: "storage-pool", sizeBytes: 200 * GiB }], ...opts.sim });
+  const rds = await startEmbeddedRds({
+    pools: [{ name: "storage-pool", sizeBytes: 200 * GiB }],
+    ...opts.sim,
+  });
   const dir = mkdtempSync(join(tmpdir(), "rds-ctl-"));
   const socket = join(dir, "csi.sock");
   let client!: RdsClient;
   let server!: CsiServer;
   const start = async () => {
     client = createRdsClient(
-      { host: rds.sim.host, port: rds.sim.port, user: rds.user, privateKey: rds.privateKey, hostKey: rds.sim.hostKeyFingerprint, commandTimeoutMs: 10_000, ...opts.rds },
+      {
+        host: rds.sim.host,
+        port: rds.sim.port,
+        user: rds.user,
+        privateKey: rds.privateKey,
+        hostKey: rds.sim.hostKeyFingerprint,
+        commandTimeoutMs: 10_000,
+        ...opts.rds,
+      },
       silentLogger,
     );
     const controller = createControllerService({
@@ -52,7 +63,17 @@ export async function startControllerEnv(
       nvmePort: 4420,
     });
     const c = client;
-    server = new CsiServer({ identity: createIdentityService({ driverName: DRIVER, hasController: true, readinessChecks: [() => c.ping()] }), controller }, silentLogger);
+    server = new CsiServer(
+      {
+        identity: createIdentityService({
+          driverName: DRIVER,
+          hasController: true,
+          readinessChecks: [() => c.ping()],
+        }),
+        controller,
+      },
+      silentLogger,
+    );
     await server.listen(`unix://${socket}`);
   };
   await start();
@@ -81,8 +102,14 @@ export async function startControllerEnv(
 }
 
 type Mode = NonNullable<NonNullable<VolumeCapability["access_mode"]>["mode"]>;
-export const mountCap = (mode: Mode = "SINGLE_NODE_WRITER", fs_type = "ext4"): VolumeCapability => ({ mount: { fs_type, mount_flags: [] }, access_mode: { mode } });
-export const blockCap = (mode: Mode = "SINGLE_NODE_WRITER"): VolumeCapability => ({ block: {}, access_mode: { mode } });
+export const mountCap = (mode: Mode = "SINGLE_NODE_WRITER", fs_type = "ext4"): VolumeCapability => ({
+  mount: { fs_type, mount_flags: [] },
+  access_mode: { mode },
+});
+export const blockCap = (mode: Mode = "SINGLE_NODE_WRITER"): VolumeCapability => ({
+  block: {},
+  access_mode: { mode },
+});
 
 /** The gRPC status code of a rejected call, or "OK". */
 export async function codeOf(p: Promise<unknown>): Promise<string | number> {
@@ -91,7 +118,7 @@ export async function codeOf(p: Promise<unknown>): Promise<string | number> {
     return "OK";
   } catch (err) {
     const code = (err as { code?: number }).code;
-    return code === undefined ? String(err) : STATUS_NAMES[code] ?? code;
+    return code === undefined ? String(err) : (STATUS_NAMES[code] ?? code);
   }
 }
 
