@@ -2,7 +2,7 @@
 // (--config or RDS_CSI_CONFIG), RDS_CSI_* environment variables and command-line flags.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { type Config, configSchema, type Mode } from "./schema.ts";
+import { baseConfigSchema, type Config, configSchema, type Mode } from "./schema.ts";
 
 /** Flag name (kebab-case) → config key. Every flag can also be set as RDS_CSI_<FLAG_IN_UPPER_SNAKE>. */
 export const FLAGS = {
@@ -40,7 +40,12 @@ export class ConfigError extends Error {
 
 const envName = (flag: string) => `RDS_CSI_${flag.toUpperCase().replaceAll("-", "_")}`;
 
-export function loadConfig(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(
+  mode: Mode,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { relaxed?: boolean } = {},
+): Config {
   const options: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" } };
   for (const flag of Object.keys(FLAGS))
     options[flag] = { type: BOOLEAN_FLAGS.has(flag) ? "boolean" : "string" };
@@ -80,7 +85,8 @@ export function loadConfig(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = 
         .filter(Boolean);
   }
 
-  const result = configSchema.safeParse(raw);
+  // relaxed: validate values but not the per-mode requirements (for `rds-csi doctor`).
+  const result = (opts.relaxed ? baseConfigSchema : configSchema).safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const key = issue.path[0] as string | undefined;
