@@ -10,6 +10,7 @@ commands:
   all          controller and node in one process
   sim          RouterOS simulator (an SSH server that behaves like an RDS)
   demo         walk a volume through its whole life on the embedded simulator
+  doctor       check a node and/or the controller's access to the RDS, with fixes
   version      print the version
 
 Run 'rds-csi <command> --help' for the flags of a command; every flag can also be set as an
@@ -31,6 +32,10 @@ async function main(argv: string[]): Promise<void> {
     case "demo": {
       const { runDemo } = await import("./demo.ts");
       return runDemo(rest);
+    }
+    case "doctor": {
+      const { runDoctorCli } = await import("../doctor/cli.ts");
+      return runDoctorCli(rest);
     }
     case "version": {
       const { DRIVER_VERSION } = await import("../csi/identity.ts");
