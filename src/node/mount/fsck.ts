@@ -8,6 +8,9 @@
 //  - xfs: `xfs_repair -n` itself says the log holds "valuable metadata changes ... being ignored"; its
 //    verdict is then unreliable, so the filesystem is mounted (and replayed) instead of refused.
 // Real corruption → "corrupt" with the checker's summary; the caller refuses to mount.
+// Cost: e2fsck -f -n reads all metadata (seconds for typical volumes, minutes for multi-TB ones with
+// millions of inodes); xfs_repair -n also needs memory in proportion to the metadata. Mode "flagged"
+// checks ext* only when the superblock says it is unclean and skips xfs_repair.
 import { run } from "../../util/exec.ts";
 
 export type HealthMode = "full" | "flagged" | "off";
