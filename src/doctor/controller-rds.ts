@@ -79,8 +79,8 @@ export function rdsChecks(input: RdsCheckInput): Check[] {
             );
           if (!versionAtLeast(i.version, CUSTOM_NQN_MIN_VERSION))
             return warn(
-              `RouterOS ${i.version}${board}: custom NQNs (nvme-tcp-server-nqn) need 7.21; exports get the slot name as NQN, ` +
-                "which nodes cannot tell apart from NQNs the driver does not manage",
+              `RouterOS ${i.version}${board}: custom NQNs (nvme-tcp-server-nqn) need 7.21; exports get their slot name as NQN, ` +
+                "without the managed --nqn-prefix, and nodes only ever disconnect NQNs with that prefix",
               "upgrade RouterOS to 7.21 or newer (`/system package update install`)",
             );
           return ok(`RouterOS ${i.version}${board}`);
