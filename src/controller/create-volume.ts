@@ -16,7 +16,7 @@ import { type FileDisk, RdsError } from "../rds/types.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
-import { isVolumeId, NAME_MAX, slotForName } from "./volume-id.ts";
+import { isVolumeId, NAME_MAX, slotForName } from "../csi/volume-id.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
 
 export function volumeFilePath(volumePath: string, slot: string): string {

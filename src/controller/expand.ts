@@ -7,7 +7,7 @@ import { type FileDisk, RdsError } from "../rds/types.ts";
 import { resolveCapacity } from "./capacity-range.ts";
 import type { ControllerContext } from "./context.ts";
 import { poolOf } from "./params.ts";
-import { isVolumeId } from "./volume-id.ts";
+import { isVolumeId } from "../csi/volume-id.ts";
 import { encodeRecord } from "./volume-record.ts";
 
 export async function controllerExpand(

@@ -9,7 +9,7 @@ import { PublishKey } from "../csi/volume-context.ts";
 import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
 import { planPublish, planUnpublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
-import { isVolumeId } from "./volume-id.ts";
+import { isVolumeId } from "../csi/volume-id.ts";
 import { type Attachment, encodeRecord } from "./volume-record.ts";
 
 export function publishContext(c: ControllerContext, v: Volume): Record<string, string> {

@@ -14,7 +14,7 @@ import { metrics } from "../observability/metrics.ts";
 import { MIN_VOLUME_BYTES } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { parseParams, poolOf } from "./params.ts";
-import { isVolumeId, VOLUME_SLOT_PREFIXES } from "./volume-id.ts";
+import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
 import { decodeRecord } from "./volume-record.ts";
 
 function volumeInfo(v: Volume) {

@@ -5,7 +5,7 @@ import { planPublish, planUnpublish } from "../../src/controller/attachments.ts"
 import { GiB, MiB, resolveCapacity } from "../../src/controller/capacity-range.ts";
 import { versionAtLeast } from "../../src/controller/context.ts";
 import { parseParams } from "../../src/controller/params.ts";
-import { isVolumeId, slotForName } from "../../src/controller/volume-id.ts";
+import { isVolumeId, slotForName } from "../../src/csi/volume-id.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "../../src/controller/volume-record.ts";
 import { describeCapability } from "../../src/csi/capability.ts";
 

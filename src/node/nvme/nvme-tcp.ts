@@ -2,6 +2,7 @@
 import { access, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { failedPrecondition, unavailable } from "../../csi/errors.ts";
+import { isVolumeId } from "../../csi/volume-id.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { run } from "../../util/exec.ts";
 import { sleep } from "../../util/sleep.ts";
@@ -73,7 +74,8 @@ export class NvmeTcpTransport implements Transport {
   }
 
   isManaged(nqn: string): boolean {
-    return nqn.startsWith(this.#o.managedNqnPrefix);
+    // Before RouterOS 7.21 an export's NQN is its slot, which is one of our volume ids.
+    return nqn.startsWith(this.#o.managedNqnPrefix) || isVolumeId(nqn);
   }
 
   manages(target: AttachTarget): boolean {
