@@ -12,6 +12,7 @@ import {
   val,
   validateFilePath,
   validateMountPoint,
+  validatePathFragment,
   validatePathPrefix,
   validateSlot,
   validateSlotPrefix,
@@ -31,6 +32,7 @@ import {
   type RdsConnectionConfig,
   RdsError,
   type RdsFile,
+  type SubvolumeSpec,
   type SystemInfo,
 } from "./types.ts";
 
@@ -149,7 +151,9 @@ export class SshRdsClient implements RdsClient {
       .arg(
         "nvme-tcp-server-allow-host-name",
         changes.allowedHosts === undefined ? undefined : val.hostNqns(changes.allowedHosts),
-      );
+      )
+      .arg("nvme-tcp-server-port", changes.nvmePort === undefined ? undefined : val.port(changes.nvmePort))
+      .arg("nvme-tcp-server-nqn", changes.nqn === undefined ? undefined : val.nqn(changes.nqn));
     await this.#mutate([set], changes.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs);
 
     // `set [find ...]` on a missing slot is a silent no-op: only reading back tells.
@@ -160,6 +164,8 @@ export class SshRdsClient implements RdsClient {
     if (changes.comment !== undefined) expected.comment = changes.comment;
     if (changes.nvmeExport !== undefined) expected.nvmeExport = changes.nvmeExport;
     if (changes.allowedHosts !== undefined && disk.nvmeExport) expected.allowedHosts = changes.allowedHosts;
+    if (changes.nvmePort !== undefined && disk.nvmeExport) expected.nvmePort = changes.nvmePort;
+    if (changes.nqn !== undefined && disk.nvmeExport) expected.nqn = changes.nqn;
     verify("/disk set", disk, expected);
     return disk;
   }
@@ -195,6 +201,54 @@ export class SshRdsClient implements RdsClient {
     await this.#mutate([
       new RosCommand("/file", "remove").findWhere("name", val.quoted(validateFilePath(name))),
     ]);
+  }
+
+  async copyFile(source: string, destination: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const copy = new RosCommand("/file", "copy")
+      .item(val.quoted(validateFilePath(source)))
+      .arg("name", val.filePath(destination));
+    await this.#mutate([copy], opts.timeoutMs ?? this.#allocTimeoutMs);
+    // Verify after write: the copy must be there (RouterOS could print nothing and not have copied).
+    const made = await this.getFile(destination);
+    if (!made || made.type === "directory")
+      throw new RdsError(
+        "failure",
+        `verify after /file copy: ${destination} is ${made ? "a directory" : "missing"}`,
+      );
+  }
+
+  async findFiles(fragment: string): Promise<RdsFile[]> {
+    const f = validatePathFragment(fragment);
+    const cmd = filePrint().where("name", val.containsRegex(f), "~");
+    const records = await this.#printDetail(cmd, FILE_KEYS);
+    return records.map((r) => this.#typed(r, toRdsFile, cmd)).filter((file) => file.name.includes(f));
+  }
+
+  async addSubvolume(spec: SubvolumeSpec): Promise<void> {
+    const add = new RosCommand("/disk/btrfs/subvolume", "add")
+      .arg("fs", val.fsLabel(spec.fsLabel))
+      .arg("name", val.subvolume(spec.name))
+      .arg("parent", spec.parent === undefined ? undefined : val.subvolume(spec.parent))
+      .arg("read-only", spec.readOnly ? val.bool(true) : undefined);
+    // A snapshot is metadata only on btrfs; the allocating timeout covers appliances that copy.
+    await this.#mutate([add], spec.parent === undefined ? undefined : this.#allocTimeoutMs);
+    const path = `${validateMountPoint(spec.mountPoint)}/${spec.name}`;
+    const made = await this.getFile(path);
+    if (made?.type !== "directory")
+      throw new RdsError(
+        "failure",
+        `verify after /disk btrfs subvolume add: ${path} is not a directory in /file`,
+      );
+  }
+
+  async removeSubvolume(name: string): Promise<void> {
+    // The manual removes a snapshot made as `name=Snapshots/x` with `[find where name=x]`: whether `name`
+    // reads back as the whole path or its last component is unclear, so match either (the driver's last
+    // components are unique ids). An empty `[find]` removes nothing: a missing subvolume is not an error.
+    const path = validateFilePath(name);
+    const last = path.slice(path.lastIndexOf("/") + 1);
+    const names = last === path ? [val.quoted(path)] : [val.quoted(path), val.quoted(last)];
+    await this.#mutate([new RosCommand("/disk/btrfs/subvolume", "remove").findWhereAny("name", names)]);
   }
 
   async ensureDirectory(name: string): Promise<void> {

@@ -17,6 +17,9 @@
 //   size         a safe integer number of bytes, 1..2^53-1, always sent as exact digits (never `1G`:
 //                RouterOS suffixes are binary for file-size but decimal elsewhere)
 //   port         integer 1..65535
+//   fs label     like a mount point: ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ (btrfs `fs=`)
+//   subvolume    like a file path, relative to the file system's top level (no mount point)
+//   fragment     components of [A-Za-z0-9._-] joined by `/`, may start or end with `/` (a `~` search)
 import { RdsError } from "./types.ts";
 
 /** A value that has been validated and rendered for the RouterOS command line (quoted when needed). */
@@ -83,6 +86,17 @@ export function validateFilePath(path: unknown): string {
   return p;
 }
 
+/** A piece of a `/file` name to search for: components joined by `/`, may start or end with one. */
+export function validatePathFragment(fragment: unknown): string {
+  const f = checkString("path fragment", fragment, 255);
+  const parts = f.split("/");
+  if (parts[0] === "") parts.shift();
+  if (parts.at(-1) === "") parts.pop();
+  if (parts.length === 0) throw invalid("path fragment", "empty");
+  checkComponents("path fragment", parts);
+  return f;
+}
+
 /** A prefix of `/file` names: may be empty, may end with `/`, the last component may be partial. */
 export function validatePathPrefix(prefix: unknown): string {
   const p = checkString("path prefix", prefix, 255);
@@ -99,6 +113,14 @@ export function validateMountPoint(mountPoint: unknown): string {
   if (!MOUNT_POINT.test(m))
     throw invalid("mount point", `${JSON.stringify(m)} must match ${MOUNT_POINT.source}`);
   return m;
+}
+
+/** A btrfs file system label as `/disk btrfs ... fs=` takes it (restricted like a mount point). */
+export function validateFsLabel(label: unknown): string {
+  const l = checkString("file system label", label, 63);
+  if (!MOUNT_POINT.test(l))
+    throw invalid("file system label", `${JSON.stringify(l)} must match ${MOUNT_POINT.source}`);
+  return l;
 }
 
 /** A slot prefix for listing: the same characters as a slot, possibly empty. */
@@ -157,6 +179,9 @@ export const val = {
   slot: (s: unknown) => cli(renderValue(validateSlot(s))),
   filePath: (p: unknown) => cli(renderValue(validateFilePath(p))),
   mountPoint: (m: unknown) => cli(renderValue(validateMountPoint(m))),
+  fsLabel: (l: unknown) => cli(renderValue(validateFsLabel(l))),
+  /** A btrfs subvolume path below the file system's top level; validated like a file path. */
+  subvolume: (p: unknown) => cli(renderValue(validateFilePath(p))),
   nqn: (n: unknown) => cli(renderValue(validateNqn(n))),
   hostNqns: (h: unknown) => cli(renderValue(validateHostNqns(h).join(","))),
   comment: (c: unknown) => cli(renderValue(validateComment(c))),
@@ -169,6 +194,8 @@ export const val = {
   quoted: (validated: string) => cli(quote(validated)),
   /** A `~` regex that matches names starting with an already validated prefix (`.` escaped for the regex). */
   prefixRegex: (validatedPrefix: string) => cli(quote(`^${validatedPrefix.replaceAll(".", "\\.")}`)),
+  /** A `~` regex that matches names containing an already validated fragment anywhere. */
+  containsRegex: (validatedFragment: string) => cli(quote(validatedFragment.replaceAll(".", "\\."))),
 };
 
 const KEY = /^[a-z][a-z0-9-]*$/;
@@ -183,7 +210,7 @@ export class RosCommand {
   readonly #where: string[] = [];
   readonly #flags: string[] = [];
 
-  constructor(menu: string, verb: "add" | "set" | "remove" | "print") {
+  constructor(menu: string, verb: "add" | "set" | "remove" | "print" | "copy") {
     if (!MENU.test(menu)) throw new Error(`bad menu ${menu}`);
     this.#menu = menu;
     this.#verb = verb;
@@ -192,6 +219,19 @@ export class RosCommand {
   /** The item selector `[find where key="value"]` (set/remove). */
   findWhere(key: string, value: CliValue): this {
     this.#item = `[find where ${checkKey(key)}=${value.cli}]`;
+    return this;
+  }
+
+  /** The item selector `[find where key="a" or key="b" ...]` (any of the values). */
+  findWhereAny(key: string, values: readonly CliValue[]): this {
+    if (values.length === 0) throw new Error("findWhereAny needs at least one value");
+    this.#item = `[find where ${values.map((v) => `${checkKey(key)}=${v.cli}`).join(" or ")}]`;
+    return this;
+  }
+
+  /** The unnamed first argument as a plain value, e.g. the source of `/file copy <source> name=...`. */
+  item(value: CliValue): this {
+    this.#item = value.cli;
     return this;
   }
 

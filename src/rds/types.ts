@@ -26,6 +26,8 @@ export interface Pool {
   slot: string;
   mountPoint: string;
   fs: string;
+  /** `fs-label`: the file system label, which `/disk btrfs` commands take as `fs=`. */
+  fsLabel?: string;
   sizeBytes: number;
   freeBytes: number;
 }
@@ -57,6 +59,22 @@ export interface DiskChanges {
   comment?: string;
   nvmeExport?: boolean;
   allowedHosts?: string[];
+  /** `nvme-tcp-server-port` / `-nqn`: for a disk added unexported and exported later (RouterOS 7.21+ NQN). */
+  nvmePort?: number;
+  nqn?: string;
+}
+
+/** `/disk btrfs subvolume add` (RouterOS 7.18+, routeros-cli.md §5). */
+export interface SubvolumeSpec {
+  /** btrfs file system label (the pool's `fs-label`). */
+  fsLabel: string;
+  /** Mount point of that file system: the subvolume appears in `/file` as `<mountPoint>/<name>`. */
+  mountPoint: string;
+  /** Path below the file system's top level, e.g. `k8s/pvc-1`. */
+  name: string;
+  /** Make a snapshot of this subvolume (same kind of path) instead of an empty subvolume. */
+  parent?: string;
+  readOnly?: boolean;
 }
 
 export interface SystemInfo {
@@ -107,6 +125,18 @@ export interface RdsClient {
   removeFile(name: string): Promise<void>;
   /** `/file add type=directory`; an existing directory is not an error. */
   ensureDirectory(name: string): Promise<void>;
+  /**
+   * `/file copy <source> name=<destination>` (RouterOS 7.23+): a reflinked or full copy, made by the
+   * appliance; then checks that the destination exists. Full copies of large files take long: pass a
+   * timeout that fits the size. Throws ("exists") when the destination exists, ("no-space") when full.
+   */
+  copyFile(source: string, destination: string, opts?: { timeoutMs?: number }): Promise<void>;
+  /** `/file` entries whose name contains the fragment anywhere (one `/file print`, all disks). */
+  findFiles(fragment: string): Promise<RdsFile[]>;
+  /** `/disk btrfs subvolume add` (a snapshot when `parent` is given), verified in `/file`. */
+  addSubvolume(spec: SubvolumeSpec): Promise<void>;
+  /** `/disk btrfs subvolume remove`, with its contents; a missing subvolume is not an error. */
+  removeSubvolume(name: string): Promise<void>;
   /** The pool disk whose mount point is given (first component of the volume path). */
   getPool(mountPoint: string): Promise<Pool | undefined>;
   systemInfo(): Promise<SystemInfo>;

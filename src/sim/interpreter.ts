@@ -7,6 +7,7 @@ import { CliError } from "./errors.ts";
 import { diskMenu } from "./menus/disk.ts";
 import { fileMenu } from "./menus/file.ts";
 import { scriptCommands } from "./menus/script.ts";
+import { installSnapshotCommands } from "./menus/snapshots.ts";
 import { systemMenu } from "./menus/system.ts";
 import { type Grammar, parseLine } from "./parser.ts";
 import { indexValue, NIL, str, toText, type Value } from "./values.ts";
@@ -18,9 +19,10 @@ export interface LineResult {
   error?: string;
 }
 
-/** The menus of the simulated appliance. */
-export function buildGrammar(): Grammar {
+/** The menus of the simulated appliance (of RouterOS `version`; default: every command the simulator has). */
+export function buildGrammar(version = "999"): Grammar {
   const root: MenuNode = menuNode("", {}, [diskMenu(), fileMenu(), systemMenu()]);
+  installSnapshotCommands(root, version);
   return { root, script: scriptCommands() };
 }
 
@@ -28,7 +30,7 @@ export class Interpreter {
   private readonly grammar: Grammar;
   private readonly services: SimServices;
 
-  constructor(services: SimServices, grammar: Grammar = buildGrammar()) {
+  constructor(services: SimServices, grammar: Grammar = buildGrammar(services.version)) {
     this.services = services;
     this.grammar = grammar;
   }

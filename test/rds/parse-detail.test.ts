@@ -60,6 +60,7 @@ describe("print detail fixtures from real devices (routeros-cli.md §1.6b)", () 
       slot: "raid10",
       mountPoint: "raid10",
       fs: "xfs",
+      fsLabel: "ocp-storage",
       sizeBytes: 16_003_143_565_312,
       freeBytes: 14_789_895_307_264,
     });
@@ -292,7 +293,7 @@ describe("property: render → parse round trip", () => {
   it("pools and files survive any width", () => {
     fc.assert(
       fc.property(poolArb, widthArb, splitArb, (pool, width, split) => {
-        expect(disks(renderDetail([poolRecord(pool)], { width, split })).map(toPool)).toEqual([pool]);
+        expect(disks(renderDetail([poolRecord(pool)], { width, split })).map(toPool)).toEqual([{ ...pool, fsLabel: "ocp-storage" }]);
       }),
       { numRuns: 200 },
     );
@@ -374,7 +375,7 @@ describe("property: the simulator's renderer (src/sim/render.ts) → parse round
         const [parsed] = disks(renderSimDetail([toSimRecord(item)], { width, flagDefs: DISK_FLAGS })).map(
           toPool,
         );
-        expect(parsed).toEqual({ ...pool, mountPoint: pool.slot });
+        expect(parsed).toEqual({ ...pool, mountPoint: pool.slot, fsLabel: pool.slot });
       }),
       { numRuns: 200 },
     );

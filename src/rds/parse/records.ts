@@ -116,13 +116,16 @@ export function toFileDisk(r: DetailRecord): FileDisk {
 
 /** A formatted disk with a mount point (RAID or partition) that holds volume files. */
 export function toPool(r: DetailRecord): Pool {
-  return {
+  const pool: Pool = {
     slot: required(r, "slot"),
     mountPoint: stripLeadingSlash(required(r, "mount-point")),
     fs: r.props.get("fs") ?? "",
     sizeBytes: parseGroupedInt(required(r, "size")),
     freeBytes: parseGroupedInt(required(r, "free")),
   };
+  const label = r.props.get("fs-label");
+  if (label) pool.fsLabel = label;
+  return pool;
 }
 
 /** A `/file` entry. Detail sizes are humanized (`10.0GiB`) and therefore approximate. */
