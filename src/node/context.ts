@@ -120,9 +120,11 @@ export async function attachMetered(
 }
 
 export async function detachMetered(nc: NodeContext, target: AttachTarget): Promise<void> {
+  const started = performance.now();
   try {
     await nc.transport.detach(target);
     metrics.detachTotal.inc({ transport: nc.transport.kind, result: "ok" });
+    metrics.detachDuration.observe({ transport: nc.transport.kind }, (performance.now() - started) / 1000);
   } catch (err) {
     metrics.detachTotal.inc({ transport: nc.transport.kind, result: "error" });
     throw err;

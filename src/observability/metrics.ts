@@ -78,6 +78,19 @@ export const metrics = {
     labelNames: ["transport", "result"] as const,
     registers: [registry],
   }),
+  detachDuration: new client.Histogram({
+    name: `${PREFIX}detach_duration_seconds`,
+    help: "Device detach latency on the node (including the wait until the kernel has let go), by transport",
+    labelNames: ["transport"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
+  eventsTotal: new client.Counter({
+    name: `${PREFIX}events_total`,
+    help: "Kubernetes Events for operators, by reason and what became of them (posted, logged, deduplicated, rate_limited, dropped, unresolved, failed)",
+    labelNames: ["reason", "result"] as const,
+    registers: [registry],
+  }),
   poolBytes: new client.Gauge({
     name: `${PREFIX}pool_bytes`,
     help: "RDS pool capacity as last read by GetCapacity, by kind (size, free)",
