@@ -11,6 +11,12 @@ import { CsiServer } from "../csi/server.ts";
 import type { ControllerService, NodeService } from "../csi/types.ts";
 import { createNodeService } from "../node/node-service.ts";
 import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
+import type { EventRecorder } from "../observability/events.ts";
+import {
+  createEventRecorder,
+  eventForNodeStartFailure,
+  failureReporter,
+} from "../observability/failure-events.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { startMetricsServer } from "../observability/metrics-server.ts";
 import { createRdsClient } from "../rds/client.ts";
@@ -20,6 +26,9 @@ export interface RunningDriver {
   endpoint: string;
   config: Config;
   rds?: RdsClient;
+  /** `host:port` the metrics server is bound to (the real port when --metrics-address asked for :0). */
+  metricsAddress?: string;
+  events: EventRecorder;
   stop(): Promise<void>;
 }
 
@@ -34,9 +43,16 @@ function nodeRegistry(config: Config, log: Logger): NodeRegistry {
   return new StaticNodeRegistry(nodes);
 }
 
-export async function startDriver(config: Config, log: Logger): Promise<RunningDriver> {
+export async function startDriver(
+  config: Config,
+  log: Logger,
+  deps: { events?: EventRecorder } = {},
+): Promise<RunningDriver> {
   const withController = config.mode !== "node";
   const withNode = config.mode !== "controller";
+  const events =
+    deps.events ??
+    createEventRecorder({ driverName: config.driverName, mode: config.mode, nodeId: config.nodeId, log });
   let rds: RdsClient | undefined;
   let controller: ControllerService | undefined;
   let node: (NodeService & { start(): Promise<void>; close(): Promise<void> }) | undefined;
@@ -85,7 +101,15 @@ export async function startDriver(config: Config, log: Logger): Promise<RunningD
       maxVolumesPerNode: config.maxVolumesPerNode,
       log: log.child({ component: "node" }),
     });
-    await node.start();
+    try {
+      await node.start();
+    } catch (err) {
+      // The node plugin is about to exit: tell the cluster why, on the Node object, before it does.
+      const event = eventForNodeStartFailure(err, { nodeId: config.nodeId!, transport: config.transport });
+      if (event) events.record(event);
+      await events.close(5000);
+      throw err;
+    }
   }
 
   const server = new CsiServer(
@@ -99,17 +123,26 @@ export async function startDriver(config: Config, log: Logger): Promise<RunningD
       node,
     },
     log,
+    { onFailure: failureReporter(events, withNode ? { nodeId: config.nodeId } : {}) },
   );
   const endpoint = await server.listen(config.endpoint);
   let metricsServer: Server | undefined;
-  if (config.metricsAddress) metricsServer = await startMetricsServer(config.metricsAddress);
+  let metricsAddress: string | undefined;
+  if (config.metricsAddress) {
+    metricsServer = await startMetricsServer(config.metricsAddress);
+    const a = metricsServer.address();
+    if (a && typeof a === "object") metricsAddress = `${a.address}:${a.port}`;
+  }
 
   return {
     endpoint,
     config,
     rds,
+    ...(metricsAddress ? { metricsAddress } : {}),
+    events,
     async stop() {
       await server.shutdown(config.drainTimeoutMs);
+      await events.close(2000);
       metricsServer?.close();
       await node?.close();
       await rds?.close();

@@ -58,6 +58,9 @@ const RDS_ERROR_CODES: Record<RdsErrorKind, grpc.status> = {
 // parameter of type `never` accepts every request type.
 type AnyHandler = (req: never, ctx: CallContext) => Promise<unknown>;
 
+/** Called after a failed RPC has been answered (e.g. to post a Kubernetes Event); must not block. */
+export type FailureHook = (method: string, request: unknown, err: unknown) => void;
+
 export interface CsiServices {
   identity: IdentityService;
   controller?: ControllerService;
@@ -80,9 +83,11 @@ export class CsiServer {
   readonly #log: Logger;
   #endpoint?: Endpoint;
   readonly #inflight = new Set<AbortController>();
+  readonly #onFailure?: FailureHook;
 
-  constructor(services: CsiServices, log: Logger) {
+  constructor(services: CsiServices, log: Logger, opts: { onFailure?: FailureHook } = {}) {
     this.#log = log;
+    this.#onFailure = opts.onFailure;
     const csi = loadCsi().csi.v1;
     this.#server.addService(csi.Identity.service, this.#wrap(services.identity));
     if (services.controller) this.#server.addService(csi.Controller.service, this.#wrap(services.controller));
@@ -139,6 +144,11 @@ export class CsiServer {
         log.error({ ...fields, err }, "failed");
       else log.warn(fields, "failed");
       callback({ code, details, metadata: new grpc.Metadata() });
+      try {
+        this.#onFailure?.(method, req, err);
+      } catch (hookErr) {
+        log.warn({ err: hookErr }, "failure hook threw"); // reporting must never change an RPC's outcome
+      }
     } finally {
       this.#inflight.delete(abort);
     }

@@ -12,6 +12,7 @@ import { alreadyExists, failedPrecondition, required, unavailable } from "../csi
 import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
 import type { CallContext } from "../csi/types.ts";
 import { VolumeContextKey } from "../csi/volume-context.ts";
+import { EventReason, tagEvent } from "../observability/events.ts";
 import {
   attachMetered,
   canonical,
@@ -41,6 +42,9 @@ import { removeStageState, type StageState, writeStageState } from "./stage-stat
 import { readState, stateMismatch } from "./state-access.ts";
 
 const MOUNTABLE = new Set(["ext4", "xfs", "ext3", "ext2"]);
+
+/** FAILED_PRECONDITION that also becomes a Kubernetes Event: only an operator can fix it. */
+const operatorError = (reason: string, message: string) => tagEvent(failedPrecondition(message), reason);
 
 interface FsRequest {
   volumeId: string;
@@ -220,7 +224,8 @@ async function prepareFilesystem(
           `${dev.path} of volume ${r.volumeId} holds ${fsType}, which rds-csi does not mount; it was left untouched`,
         );
       if (fsType !== r.fsType)
-        throw failedPrecondition(
+        throw operatorError(
+          EventReason.filesystemMismatch,
           `volume ${r.volumeId} already holds a ${fsType} filesystem but ${r.fsType} was requested; refusing to reformat it`,
         );
       if (state.formatting) state = await writeStageState(r.stagingPath, { ...state, formatting: false });
@@ -229,7 +234,8 @@ async function prepareFilesystem(
         timeoutMs: nc.tune.fsckTimeoutMs,
       });
       if (health.kind === "corrupt")
-        throw failedPrecondition(
+        throw operatorError(
+          EventReason.filesystemCorrupt,
           `the ${fsType} filesystem of volume ${r.volumeId} (${dev.path}) failed the read-only check, so it was not mounted and nothing was written to it; ` +
             `repair it offline (e2fsck / xfs_repair) before using it again. Checker output: ${health.summary}`,
         );
@@ -252,7 +258,8 @@ async function prepareFilesystem(
       break;
     case "data":
       if (!state.formatting)
-        throw failedPrecondition(
+        throw operatorError(
+          EventReason.deviceNotEmpty,
           `${dev.path} of volume ${r.volumeId} has no recognisable filesystem but is not empty (first non-zero byte at offset ${probe.offset}); ` +
             "refusing to format it. If its contents are not needed, wipe it (wipefs -a, blkdiscard) and retry.",
         );

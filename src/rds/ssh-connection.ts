@@ -12,6 +12,7 @@
 // is never re-sent here, because the caller must re-read state before repeating a mutation.
 import { performance } from "node:perf_hooks";
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { EventReason, tagEvent } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 import { metrics } from "../observability/metrics.ts";
 import { backoffDelay } from "../util/sleep.ts";
@@ -273,7 +274,13 @@ export class SshConnection {
         resolve(client);
       });
       client.on("error", (err) => {
-        if (refusedKey) fail(unavailable(`RDS host key ${refusedKey} does not match the pinned key`, err));
+        if (refusedKey)
+          fail(
+            tagEvent(
+              unavailable(`RDS host key ${refusedKey} does not match the pinned key`, err),
+              EventReason.hostKeyMismatch,
+            ),
+          );
         else if (!settled)
           fail(
             unavailable(`SSH connect to ${this.#opts.host}:${this.#opts.port} failed: ${err.message}`, err),
