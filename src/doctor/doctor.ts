@@ -1,6 +1,7 @@
 // `rds-csi doctor`: which checks run for which side, wired from the driver's own configuration.
 import { readFile } from "node:fs/promises";
 import type { Config } from "../config/schema.ts";
+import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
 import { LoopTransport } from "../node/nvme/loop.ts";
 import { silentLogger } from "../observability/logger.ts";
 import { createRdsClient } from "../rds/client.ts";
@@ -39,6 +40,8 @@ export interface NodeCheckOptions {
 export function nodeChecks(config: Config, opts: NodeCheckOptions = {}): Check[] {
   const env = defaultHostEnv(opts.env);
   const kubeletDir = opts.kubeletDir ?? DEFAULT_KUBELET_DIR;
+  const hostNqn =
+    config.hostNqn ?? (config.nodeId ? deriveHostNqn(config.nodeId, config.driverName) : undefined);
   const nvme: Check[] = [kernelModulesCheck(env), fabricsDeviceCheck(env), nvmeCliCheck(env)];
   const transport: Check[] =
     config.transport === "loop"
@@ -53,7 +56,7 @@ export function nodeChecks(config: Config, opts: NodeCheckOptions = {}): Check[]
     hostNqnCheck(env, { nodeId: config.nodeId, driverName: config.driverName, hostNqn: config.hostNqn }),
     nvmeConnectionsCheck(env, {
       managedPrefix: `${config.nqnPrefix}:`,
-      ...(config.hostNqn ? { hostNqn: config.hostNqn } : {}),
+      ...(hostNqn ? { hostNqn } : {}),
     }),
     loopDeviceCheck(env),
     ...toolChecks(env),

@@ -83,7 +83,7 @@ export async function moduleState(env: HostEnv, facts: KernelFacts, mod: NvmeMod
       cause: "not-built",
       evidence: `${symbol} ${configured === "n" ? "is not set" : "is absent"}`,
     };
-  if (noModuleSupport(env, facts))
+  if (noModuleSupport(facts))
     return {
       kind: "unavailable",
       cause: "no-module-support",
@@ -105,7 +105,7 @@ export async function moduleState(env: HostEnv, facts: KernelFacts, mod: NvmeMod
 }
 
 /** /proc/modules exists exactly when the kernel supports loadable modules (CONFIG_MODULES). */
-function noModuleSupport(_env: HostEnv, facts: KernelFacts): boolean {
+function noModuleSupport(facts: KernelFacts): boolean {
   return facts.config ? facts.config.values.get("CONFIG_MODULES") !== "y" : facts.procModules === undefined;
 }
 
@@ -113,7 +113,7 @@ function noModuleSupport(_env: HostEnv, facts: KernelFacts): boolean {
 function kernelSummary(env: HostEnv, facts: KernelFacts): string {
   const parts = [`kernel ${env.kernelRelease}`];
   if (facts.config) parts.push(`config read from ${facts.config.source}`);
-  if (noModuleSupport(env, facts)) parts.push("no loadable module support");
+  if (noModuleSupport(facts)) parts.push("no loadable module support");
   else if (!facts.modulesDirExists)
     parts.push(`no ${facts.modulesDir} (modules not installed, or not mounted into this container)`);
   return parts.join(", ");

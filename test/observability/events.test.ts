@@ -5,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code, CsiError, failedPrecondition, resourceExhausted, unavailable } from "../../src/csi/errors.ts";
 import {
   EventReason,
-  LogEventSink,
   type OperatorEvent,
   ThrottledEventRecorder,
   tagEvent,
@@ -293,7 +292,6 @@ describe("ThrottledEventRecorder", () => {
       msg: "CreateVolume: not enough space on pool storage-pool: 10737418240 bytes requested, 1048576 free",
     });
     expect(rec).toBeInstanceOf(ThrottledEventRecorder);
-    void LogEventSink;
   });
 });
 
