@@ -1,5 +1,5 @@
-// The CSI Controller service: maps each RPC to its implementation. Snapshots and volume modification
-// are not offered yet (capabilities say so; the RPCs answer UNIMPLEMENTED).
+// The CSI Controller service: maps each RPC to its implementation. Volume modification is not offered
+// (capabilities say so; the RPC answers UNIMPLEMENTED). Snapshots and clones: ./snapshots/.
 import { unimplemented } from "../csi/errors.ts";
 import type { ControllerService } from "../csi/types.ts";
 import { ControllerContext, type ControllerOptions } from "./context.ts";
@@ -7,6 +7,8 @@ import { createVolume, deleteVolume } from "./create-volume.ts";
 import { controllerExpand } from "./expand.ts";
 import { controllerPublish, controllerUnpublish } from "./publish.ts";
 import { controllerGetVolume, getCapacity, listVolumes, validateVolumeCapabilities } from "./queries.ts";
+import { createSnapshot, deleteSnapshot } from "./snapshots/create-snapshot.ts";
+import { getSnapshot, listSnapshots } from "./snapshots/list-snapshots.ts";
 
 export const CONTROLLER_CAPABILITIES = [
   "CREATE_DELETE_VOLUME",
@@ -19,6 +21,10 @@ export const CONTROLLER_CAPABILITIES = [
   "GET_VOLUME",
   "SINGLE_NODE_MULTI_WRITER",
   "PUBLISH_READONLY",
+  "CREATE_DELETE_SNAPSHOT",
+  "LIST_SNAPSHOTS",
+  "GET_SNAPSHOT",
+  "CLONE_VOLUME",
 ] as const;
 
 export function createControllerService(
@@ -42,10 +48,10 @@ export function createControllerService(
     ControllerGetCapabilities: async () => ({
       capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type } })),
     }),
-    CreateSnapshot: notYet("CreateSnapshot"),
-    DeleteSnapshot: notYet("DeleteSnapshot"),
-    ListSnapshots: notYet("ListSnapshots"),
-    GetSnapshot: notYet("GetSnapshot"),
+    CreateSnapshot: (req) => createSnapshot(c, req),
+    DeleteSnapshot: (req) => deleteSnapshot(c, req),
+    ListSnapshots: (req) => listSnapshots(c, req),
+    GetSnapshot: (req) => getSnapshot(c, req),
     ControllerModifyVolume: notYet("ControllerModifyVolume"),
   };
 }

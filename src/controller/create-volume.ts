@@ -11,19 +11,21 @@ import type { CreateVolumeRequest__Output } from "../csi/generated/csi/v1/Create
 import type { CreateVolumeResponse } from "../csi/generated/csi/v1/CreateVolumeResponse.ts";
 import type { DeleteVolumeRequest__Output } from "../csi/generated/csi/v1/DeleteVolumeRequest.ts";
 import { VolumeContextKey } from "../csi/volume-context.ts";
+import { isVolumeId, NAME_MAX, slotForName } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { type FileDisk, RdsError } from "../rds/types.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
-import { isVolumeId, NAME_MAX, slotForName } from "../csi/volume-id.ts";
+import { imageLocation, removeImage, removeLeftoversOf } from "./snapshots/layout.ts";
+import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
 
 export function volumeFilePath(volumePath: string, slot: string): string {
   return `${normalizeVolumePath(volumePath)}/${slot}.img`;
 }
 
-function volumeResponse(v: Volume): CreateVolumeResponse {
+export function volumeResponse(v: Volume): CreateVolumeResponse {
   const ctx: Record<string, string> = { [VolumeContextKey.name]: v.record.name };
   if (v.record.params.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.record.params.mkfsOptions;
   return {
@@ -40,10 +42,23 @@ export async function createVolume(
   requireCapabilities(req.volume_capabilities);
   const range = resolveCapacity(req.capacity_range);
   const params = parseParams(req.parameters);
-  if (req.volume_content_source?.type)
-    throw invalidArgument("creating a volume from a snapshot or another volume is not supported yet");
   const slot = slotForName(name);
   const volumePath = params.volumePath ?? c.opts.volumePath;
+  // From a snapshot or a volume, or in the btrfs subvolume layout: snapshots/provision.ts.
+  const layout = await volumeLayout(c, params, normalizeVolumePath(volumePath));
+  if (req.volume_content_source?.type || layout === "subvolume") {
+    const source = req.volume_content_source;
+    return provisionVolume(c, {
+      name,
+      slot,
+      range,
+      params,
+      volumePath: normalizeVolumePath(volumePath),
+      layout,
+      source,
+      respond: volumeResponse,
+    });
+  }
 
   return c.exclusive([`name:${name}`, `vol:${slot}`], async () => {
     const existing = await existingVolume(c, slot, name, range, storedParams(params));
@@ -120,6 +135,7 @@ async function existingVolume(
     );
   const v: Volume = { disk, record };
   if (v.record.name !== name) throw alreadyExists(`volume id ${slot} belongs to another volume name`);
+  if (v.record.source) throw alreadyExists(`volume ${name} exists, made from a snapshot or volume`);
   if (!sizeFits(v.disk.sizeBytes, range))
     throw alreadyExists(
       `volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`,
@@ -152,7 +168,9 @@ export async function deleteVolume(
           `volume ${id} is still published to ${attached.join(", ")}; unpublish it first`,
         );
       await c.rds.removeDisk(id); // disables the export first, in the same command line
-      await c.rds.removeFile(v.disk.filePath); // RouterOS leaves the backing file behind
+      // RouterOS leaves the backing file behind; a volume in its own btrfs subvolume loses that too.
+      // Snapshots of the volume stay: they are independent files or subvolumes (docs/snapshots.md).
+      await removeImage(c, imageLocation(v.disk.filePath, id));
       c.log.info({ slot: id, filePath: v.disk.filePath }, "volume deleted");
       return {};
     }
@@ -164,10 +182,8 @@ export async function deleteVolume(
       );
       return {};
     }
-    // No disk: a previous delete may have crashed before removing the file. Finish it.
-    const params = c.opts.volumePath;
-    const candidates = await c.rds.listFiles(`${normalizeVolumePath(params)}/${id}.img`);
-    for (const f of candidates) if (f.name.endsWith(`/${id}.img`)) await c.rds.removeFile(f.name);
+    // No disk: a previous delete may have crashed before removing the file. Finish it, wherever it is.
+    await removeLeftoversOf(c, id);
     return {};
   });
 }

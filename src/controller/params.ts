@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import { invalidArgument } from "../csi/errors.ts";
 import { StorageClassParam } from "../csi/volume-context.ts";
+import { type MethodParam, parseMethod } from "./snapshots/method.ts";
 
 export interface VolumeParams {
   volumePath?: string;
@@ -13,6 +14,8 @@ export interface VolumeParams {
   keepAliveTmo?: number;
   nrIoQueues?: number;
   mkfsOptions?: string;
+  /** Snapshot mechanism, which also fixes the volume's layout at creation (snapshots/layout.ts). */
+  snapshotMethod?: MethodParam;
 }
 
 const HOSTNAME =
@@ -68,6 +71,9 @@ export function parseParams(raw: Record<string, string> | undefined): VolumePara
             `parameter mkfsOptions: only letters, digits, spaces and = , . _ : + - are allowed`,
           );
         p.mkfsOptions = value.trim();
+        break;
+      case StorageClassParam.snapshotMethod:
+        p.snapshotMethod = parseMethod(value);
         break;
       default:
         throw invalidArgument(

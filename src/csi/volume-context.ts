@@ -34,4 +34,6 @@ export const StorageClassParam = {
   keepAliveTmo: "keepAliveTmo",
   nrIoQueues: "nrIoQueues",
   mkfsOptions: "mkfsOptions",
+  /** How volumes of the class are snapshotted and cloned: auto | file-copy | btrfs-subvolume (docs/snapshots.md). */
+  snapshotMethod: "snapshotMethod",
 } as const;

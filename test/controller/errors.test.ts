@@ -91,7 +91,7 @@ describe("error codes", () => {
         c.ControllerPublishVolume({ volume_id: VOL, node_id: "node-a", volume_capability: mountCap() }),
       ),
     ).toBe("NOT_FOUND");
-    expect(await codeOf(c.CreateSnapshot({ name: "s", source_volume_id: VOL }))).toBe("UNIMPLEMENTED");
+    expect(await codeOf(c.CreateSnapshot({ name: "s", source_volume_id: VOL }))).toBe("NOT_FOUND");
   });
 
   it("reports a full pool as RESOURCE_EXHAUSTED", async () => {
