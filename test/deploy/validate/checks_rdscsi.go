@@ -179,7 +179,7 @@ func checkRdsCsi(objs []*Object, p *Problems) {
 		checkController(w, objs, capacity, p)
 	}
 	for _, w := range nodes {
-		checkNode(w, driver.Name, p)
+		checkNode(w, objs, driver.Name, p)
 	}
 	snapshotter := false
 	for _, w := range controllers {
@@ -299,10 +299,16 @@ func checkController(w PodOwner, objs []*Object, capacity bool, p *Problems) {
 			}
 		}
 	}
+	if _, ok := flag(prov.Args, "extra-create-metadata"); !ok {
+		p.add(o, "csi-provisioner needs --extra-create-metadata (the driver's Events find the PVC through it)")
+	}
 	sa := spec.ServiceAccountName
 	for _, need := range [][3]string{
 		{"coordination.k8s.io", "leases", "update"},
 		{"", "nodes", "get"}, // the driver's ControllerPublish NOT_FOUND lookup
+		{"", "events", "create"},
+		{"", "persistentvolumes", "get"},
+		{"", "persistentvolumeclaims", "get"},
 		{"storage.k8s.io", "volumeattachments", "patch"},
 		{"", "persistentvolumes", "create"},
 	} {
@@ -318,7 +324,7 @@ func socketDir(dc *corev1.Container) string {
 	return path.Dir(strings.TrimPrefix(ep, "unix://"))
 }
 
-func checkNode(w PodOwner, driverName string, p *Problems) {
+func checkNode(w PodOwner, objs []*Object, driverName string, p *Problems) {
 	o, spec := w.Obj, &w.Template.Spec
 	if _, ok := o.Typed.(*appsv1.DaemonSet); !ok {
 		p.add(o, "the node plugin must be a DaemonSet")
@@ -360,8 +366,14 @@ func checkNode(w PodOwner, driverName string, p *Problems) {
 	}
 	for i := range spec.InitContainers {
 		ic := &spec.InitContainers[i]
-		if v, m := volumeAt(spec, ic, "/lib/modules"); (v == nil || !m.ReadOnly) && strings.Contains(strings.Join(append(ic.Command, ic.Args...), " "), "modprobe") {
-			p.add(o, "init container %s runs modprobe without the host's modules mounted", ic.Name)
+		if !strings.Contains(strings.Join(append(ic.Command, ic.Args...), " "), "modprobe") {
+			continue
+		}
+		if v, m := volumeAt(spec, ic, "/lib/modules"); v == nil || v.HostPath == nil || !m.ReadOnly {
+			p.add(o, "init container %s runs modprobe without the host's modules mounted read-only at /lib/modules", ic.Name)
+		}
+		if !isPrivileged(ic) {
+			p.add(o, "init container %s runs modprobe but is not privileged (loading a module needs CAP_SYS_MODULE)", ic.Name)
 		}
 	}
 
@@ -407,6 +419,24 @@ func checkNode(w PodOwner, driverName string, p *Problems) {
 	}
 	if dc.LivenessProbe == nil {
 		p.add(o, "node driver container has no livenessProbe")
+	}
+	// The node plugin posts Events (docs/metrics.md): it needs its token and these rights.
+	if spec.AutomountServiceAccountToken != nil && !*spec.AutomountServiceAccountToken {
+		p.add(o, "the node plugin needs its service account token (it posts Events)")
+	}
+	if sa := spec.ServiceAccountName; sa == "" {
+		p.add(o, "the node plugin needs its own ServiceAccount")
+	} else {
+		for _, need := range [][3]string{
+			{"", "events", "create"},
+			{"", "persistentvolumes", "get"},
+			{"", "persistentvolumeclaims", "get"},
+			{"", "pods", "get"},
+		} {
+			if !granted(objs, o.NS, sa, need[0], need[1], need[2]) {
+				p.add(o, "ServiceAccount %s may not %s %s (the node plugin's Events)", sa, need[2], need[1])
+			}
+		}
 	}
 }
 
