@@ -74,6 +74,9 @@ async function runOnce(accessType: "mount" | "block", bin: string, focus?: strin
     await waitForSocket(socket, driver);
     const params = join(work, "params.yaml");
     writeFileSync(params, "volumePath: storage-pool/sanity\nnvmePort: \"4420\"\nctrlLossTmo: \"-1\"\nreconnectDelay: \"5\"\nmkfsOptions: \"-E lazy_itable_init=1\"\n");
+    // VolumeSnapshotClass parameters for CreateSnapshot: the key the driver understands (docs/snapshots.md).
+    const snapshotParams = join(work, "snapshot-params.yaml");
+    writeFileSync(snapshotParams, "snapshotMethod: auto\n");
     const skipRe = [...SKIPS, ...(skip ? [skip] : [])].join("|");
     const args = [
       `--csi.endpoint=unix://${socket}`,
@@ -83,6 +86,7 @@ async function runOnce(accessType: "mount" | "block", bin: string, focus?: strin
       `--csi.testvolumesize=${GiB}`,
       `--csi.testvolumeexpandsize=${2 * GiB}`,
       `--csi.testvolumeparameters=${params}`,
+      `--csi.testsnapshotparameters=${snapshotParams}`,
       `--csi.junitfile=${join(OUT, `junit-${accessType}.xml`)}`,
       ...(focus ? [`--ginkgo.focus=${focus}`] : []),
       ...(skipRe ? [`--ginkgo.skip=${skipRe}`] : []),
