@@ -2,10 +2,12 @@
 // Each prints a table of ratios measured side by side in one run.
 import { benchController } from "./controller.ts";
 import { benchNode } from "./node.ts";
+import { benchSnapshots } from "./snapshots.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   controller: benchController,
   node: benchNode,
+  snapshots: benchSnapshots,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

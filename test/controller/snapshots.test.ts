@@ -4,7 +4,18 @@
 import { closeSync, openSync, readdirSync, readSync, statSync, writeSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeSnapshotRecord } from "../../src/controller/snapshots/snapshot-record.ts";
+import { imageLocation, snapshotDir, volumeLocation } from "../../src/controller/snapshots/layout.ts";
+import {
+  layoutFor,
+  methodFor,
+  type PoolFacts,
+  parseSnapshotParams,
+} from "../../src/controller/snapshots/method.ts";
+import { isSnapshotId, snapshotIdForName } from "../../src/controller/snapshots/snapshot-id.ts";
+import {
+  decodeSnapshotRecord,
+  encodeSnapshotRecord,
+} from "../../src/controller/snapshots/snapshot-record.ts";
 import { decodeRecord } from "../../src/controller/volume-record.ts";
 import {
   blockCap,
@@ -555,5 +566,67 @@ describe("choosing the mechanism from the appliance", () => {
     } finally {
       await env.close();
     }
+  });
+});
+
+describe("units", () => {
+  it("derives layouts from paths and back", () => {
+    const flat = volumeLocation("pool/k8s", pvc(1), "flat");
+    const sub = volumeLocation("pool/k8s/deep", pvc(1), "subvolume");
+    expect(flat).toEqual({ filePath: `pool/k8s/${pvc(1)}.img` });
+    expect(sub).toEqual({ filePath: `pool/k8s/deep/${pvc(1)}/volume.img`, subvolume: `k8s/deep/${pvc(1)}` });
+    expect(imageLocation(flat.filePath, pvc(1))).toEqual(flat);
+    expect(imageLocation(sub.filePath, pvc(1))).toEqual(sub);
+    // A flat file that happens to be called volume.img in a directory of another name stays flat.
+    expect(imageLocation("pool/k8s/other/volume.img", pvc(1))).toEqual({
+      filePath: "pool/k8s/other/volume.img",
+    });
+    expect(snapshotDir(flat)).toBe("pool/k8s/snapshots");
+    expect(snapshotDir(sub)).toBe("pool/k8s/deep/snapshots");
+  });
+
+  it("chooses the mechanism from the parameter and the appliance", () => {
+    const btrfs: PoolFacts = { mountPoint: "p", fs: "btrfs", fsLabel: "p", version: "7.24.1" };
+    const old: PoolFacts = { ...btrfs, version: "7.20" };
+    const xfs: PoolFacts = { mountPoint: "p", fs: "xfs", fsLabel: "p", version: "7.24.1" };
+    const unlabelled: PoolFacts = { mountPoint: "p", fs: "btrfs", version: "7.24.1" };
+    expect([btrfs, old, xfs, unlabelled].map((f) => layoutFor("auto", f))).toEqual([
+      "subvolume",
+      "subvolume",
+      "flat",
+      "flat",
+    ]);
+    expect(layoutFor("file-copy", btrfs)).toBe("flat");
+    expect(() => layoutFor("btrfs-subvolume", xfs)).toThrow(/not btrfs/);
+    expect(() => layoutFor("btrfs-subvolume", unlabelled)).toThrow(/no label/);
+    const sub = { filePath: "p/k/v/volume.img", subvolume: "k/v" };
+    const flat = { filePath: "p/k/v.img" };
+    expect(methodFor("auto", sub, btrfs)).toBe("btrfs-subvolume");
+    expect(methodFor("auto", flat, btrfs)).toBe("file-copy");
+    expect(methodFor("file-copy", sub, btrfs)).toBe("file-copy");
+    expect(methodFor("auto", sub, old)).toBe("btrfs-subvolume");
+    expect(() => methodFor("auto", flat, old)).toThrow(/no \/file copy/);
+    expect(() => methodFor("btrfs-subvolume", flat, btrfs)).toThrow(/own btrfs subvolume/);
+    expect(parseSnapshotParams({ "csi.storage.k8s.io/volumesnapshot/name": "x" })).toEqual({
+      method: "auto",
+    });
+  });
+
+  it("snapshot ids and records round-trip; foreign comments are not records", () => {
+    expect(snapshotIdForName(k8sSnap(1))).toBe(k8sSnap(1));
+    expect(snapshotIdForName("x".repeat(128))).toMatch(/^snap-[0-9a-f]{24}$/);
+    for (const bad of ["snap-1", "pvc-x", k8sSnap(1).toUpperCase(), "../snap"])
+      expect(isSnapshotId(bad)).toBe(false);
+    const r = {
+      name: "n",
+      sourceVolume: pvc(1),
+      sizeBytes: 5,
+      createdAt: "2026-11-21T00:00:00.000Z",
+      method: "file-copy" as const,
+    };
+    expect(decodeSnapshotRecord(encodeSnapshotRecord(r))).toEqual(r);
+    expect(encodeSnapshotRecord(r)).toMatch(/^rds-csi-snap:1:[A-Za-z0-9_-]+$/); // no quoting needed on the CLI
+    expect(decodeSnapshotRecord("rds-csi:1:e30")).toBeUndefined(); // a volume record
+    expect(decodeSnapshotRecord("rds-csi-snap:1:!!")).toBeUndefined();
   });
 });
