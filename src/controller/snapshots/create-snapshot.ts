@@ -26,7 +26,7 @@ import {
 } from "./layout.ts";
 import { methodFor, parseSnapshotParams, poolFacts } from "./method.ts";
 import { isSnapshotId, SNAPSHOT_NAME_MAX, snapshotIdForName } from "./snapshot-id.ts";
-import { encodeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts";
+import { decodeSnapshotRecord, encodeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts";
 import { loadSnapshot, type StoredSnapshot, snapshotInfo } from "./snapshot-store.ts";
 import { STRATEGIES } from "./strategies.ts";
 
@@ -110,8 +110,10 @@ async function existingSnapshot(
 ): Promise<StoredSnapshot | undefined> {
   const disk = await c.rds.getDisk(id);
   if (!disk) return undefined;
-  const s = await loadSnapshot(c, id);
-  if (!s) throw alreadyExists(`disk slot ${id} exists on the RDS but is not a snapshot made by this driver`);
+  const record = decodeSnapshotRecord(disk.comment);
+  if (!record)
+    throw alreadyExists(`disk slot ${id} exists on the RDS but is not a snapshot made by this driver`);
+  const s: StoredSnapshot = { disk, record };
   if (s.record.name !== name) throw alreadyExists(`snapshot id ${id} belongs to another snapshot name`);
   if (s.record.sourceVolume !== sourceId)
     throw alreadyExists(
