@@ -24,12 +24,14 @@ import {
   type NodeContext,
   requestPath,
 } from "./context.ts";
+import { filesystemBytes } from "./mount/fs-size.ts";
 import { checkFilesystem } from "./mount/fsck.ts";
 import { makeFilesystem, validateMkfsOptions } from "./mount/mkfs.ts";
 import { mountFilesystem, unmountAll } from "./mount/mount.ts";
 import { validateMountFlags } from "./mount/mount-flags.ts";
 import { isReadOnlyMount, type MountEntry, mountAt, mountsOfDevice } from "./mount/mountinfo.ts";
 import { probeDevice } from "./mount/probe.ts";
+import { growFilesystem } from "./mount/resize.ts";
 import {
   deviceNameByNumbers,
   deviceNumbers,
@@ -281,7 +283,33 @@ async function prepareFilesystem(
     stageMountOptions(fsType, r.flags, r.readOnly),
     mountEnv(nc),
   );
+  if (probe.kind === "formatted" && !r.readOnly) await growIfSmaller(nc, r, dev, fsType, sizeBytes);
   return state;
+}
+
+// A filesystem smaller than its device: a restore or clone at a larger size, or a controller expansion
+// while the volume was not staged. Grow it online now, so the claim gets the capacity it asked for.
+// Both tools only ever add space. Less than 1 MiB of difference is the tools' own rounding.
+async function growIfSmaller(
+  nc: NodeContext,
+  r: FsRequest,
+  dev: BlockDevice,
+  fsType: string,
+  deviceBytes: number,
+): Promise<void> {
+  const fsBytes = await filesystemBytes(dev.path, fsType);
+  if (fsBytes === undefined || deviceBytes - fsBytes < 1024 * 1024) return;
+  try {
+    await growFilesystem(fsType, dev.path, r.stagingPath);
+  } catch (err) {
+    // Mounted but not grown is not what was asked for: undo the mount so the retry starts clean.
+    await unmountAll(r.stagingPath, mountEnv(nc)).catch(() => undefined);
+    throw err;
+  }
+  nc.log.info(
+    { volumeId: r.volumeId, device: dev.name, fsType, from: fsBytes, to: deviceBytes },
+    "filesystem grown to its device at stage",
+  );
 }
 
 async function format(

@@ -148,6 +148,12 @@ export function loopContext(filePath: string): Record<string, string> {
   };
 }
 
+/** Online ext4 growth needs CAP_SYS_RESOURCE (EXT4_IOC_RESIZE_FS checks it); a privileged node plugin has it. */
+export function hasCapSysResource(): boolean {
+  const eff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "0";
+  return ((BigInt(`0x${eff}`) >> 24n) & 1n) === 1n;
+}
+
 export function isMounted(path: string): boolean {
   return parseMountInfo(readFileSync("/proc/self/mountinfo", "utf8")).some((m) => m.mountPoint === path);
 }

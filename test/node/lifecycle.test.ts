@@ -16,6 +16,7 @@ import {
   codeOf,
   createImage,
   exists,
+  hasCapSysResource,
   isMounted,
   loopContext,
   loopsUnder,
@@ -64,11 +65,6 @@ function volume(id: string, file: string, cap: ReturnType<typeof mountCap>) {
       readonly,
     }),
   };
-}
-
-function hasCapSysResource(): boolean {
-  const eff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "0";
-  return ((BigInt(`0x${eff}`) >> 24n) & 1n) === 1n;
 }
 
 async function repeat(n: number, fn: () => Promise<unknown>): Promise<void> {
