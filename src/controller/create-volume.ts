@@ -77,6 +77,7 @@ export async function createVolume(
       throw failedPrecondition(
         `pool "${poolOf(volumePath)}" (first component of volume path ${volumePath}) is not a mounted disk on the RDS`,
       );
+    metrics.poolBytes.set({ kind: "size" }, pool.sizeBytes);
     metrics.poolBytes.set({ kind: "free" }, pool.freeBytes);
     if (pool.freeBytes < range.size)
       throw resourceExhausted(
