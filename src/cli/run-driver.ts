@@ -87,6 +87,7 @@ export async function startDriver(
       nqnPrefix: config.nqnPrefix,
       nvmeAddress: config.nvmeAddress ?? config.rdsAddress!,
       nvmePort: config.nvmePort,
+      maxVolumesPerNode: config.maxVolumesPerNode,
     });
     readiness.push(() => client.ping());
   }

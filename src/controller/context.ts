@@ -18,6 +18,8 @@ export interface ControllerOptions {
   /** Default NVMe/TCP target address and port handed to nodes. */
   nvmeAddress: string;
   nvmePort: number;
+  /** Attach limit per node (every node alike); 0 = none. ControllerPublish beyond it → RESOURCE_EXHAUSTED. */
+  maxVolumesPerNode?: number;
 }
 
 export interface Volume {

@@ -3,11 +3,11 @@
 import { invalidArgument, notFound, required, resourceExhausted } from "../csi/errors.ts";
 import type { ControllerExpandVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerExpandVolumeRequest.ts";
 import type { ControllerExpandVolumeResponse } from "../csi/generated/csi/v1/ControllerExpandVolumeResponse.ts";
+import { isVolumeId } from "../csi/volume-id.ts";
 import { type FileDisk, RdsError } from "../rds/types.ts";
 import { resolveCapacity } from "./capacity-range.ts";
 import type { ControllerContext } from "./context.ts";
 import { poolOf } from "./params.ts";
-import { isVolumeId } from "../csi/volume-id.ts";
 import { encodeRecord } from "./volume-record.ts";
 
 export async function controllerExpand(

@@ -1,15 +1,16 @@
 // ControllerPublishVolume / ControllerUnpublishVolume: attach fencing recorded on the appliance, the
 // export's allowed hosts following the attachments, and a publish_context with everything the node needs.
 import { describeCapability } from "../csi/capability.ts";
-import { invalidArgument, notFound, required } from "../csi/errors.ts";
+import { invalidArgument, notFound, required, resourceExhausted } from "../csi/errors.ts";
 import type { ControllerPublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerPublishVolumeRequest.ts";
 import type { ControllerPublishVolumeResponse } from "../csi/generated/csi/v1/ControllerPublishVolumeResponse.ts";
 import type { ControllerUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerUnpublishVolumeRequest.ts";
 import { PublishKey } from "../csi/volume-context.ts";
+import { isVolumeId } from "../csi/volume-id.ts";
 import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
 import { planPublish, planUnpublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
-import { isVolumeId } from "../csi/volume-id.ts";
+import { allVolumes } from "./queries.ts";
 import { type Attachment, encodeRecord } from "./volume-record.ts";
 
 export function publishContext(c: ControllerContext, v: Volume): Record<string, string> {
@@ -54,10 +55,25 @@ export async function controllerPublish(
     if (!(await c.opts.nodes.has(nodeId)))
       throw notFound(`node ${nodeId} does not exist (${c.opts.nodes.description})`);
     const plan = planPublish(v.record.attachments, nodeId, cap, Boolean(req.readonly), id);
+    if (plan.change) await checkAttachLimit(c, nodeId, id);
     if (plan.change || !v.disk.nvmeExport)
       await saveAttachments(c, v, plan.change ? plan.attachments : v.record.attachments);
     return { publish_context: publishContext(c, v) };
   });
+}
+
+// NVMe/TCP hosts have a finite number of controllers; an operator can cap volumes per node. The count
+// comes from the volume records on the appliance (one listing), so it holds across controller restarts.
+async function checkAttachLimit(c: ControllerContext, nodeId: string, volumeId: string): Promise<void> {
+  const max = c.opts.maxVolumesPerNode ?? 0;
+  if (!max) return;
+  const attached = (await allVolumes(c)).filter(
+    (v) => v.disk.slot !== volumeId && v.record.attachments.some((a) => a.node === nodeId),
+  );
+  if (attached.length >= max)
+    throw resourceExhausted(
+      `node ${nodeId} already has ${attached.length} volumes attached, the limit is ${max} (--max-volumes-per-node)`,
+    );
 }
 
 export async function controllerUnpublish(

@@ -10,11 +10,11 @@ import type { ListVolumesResponse } from "../csi/generated/csi/v1/ListVolumesRes
 import type { ValidateVolumeCapabilitiesRequest__Output } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesRequest.ts";
 import type { ValidateVolumeCapabilitiesResponse } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesResponse.ts";
 import { VolumeContextKey } from "../csi/volume-context.ts";
+import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { MIN_VOLUME_BYTES } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { parseParams, poolOf } from "./params.ts";
-import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
 import { decodeRecord } from "./volume-record.ts";
 
 function volumeInfo(v: Volume) {
@@ -62,7 +62,7 @@ export async function validateVolumeCapabilities(
   };
 }
 
-async function allVolumes(c: ControllerContext): Promise<Volume[]> {
+export async function allVolumes(c: ControllerContext): Promise<Volume[]> {
   const out: Volume[] = [];
   for (const prefix of VOLUME_SLOT_PREFIXES) {
     for (const disk of await c.rds.listDisks(prefix)) {

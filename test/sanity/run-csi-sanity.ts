@@ -149,6 +149,9 @@ export async function runCsiSanity(run: SanityRun, bin: string = csiSanityBinary
     "sanity-node",
     "--known-nodes",
     "sanity-node",
+    // A per-node attach limit, so csi-sanity's "more volumes than the node max attach limit" spec runs.
+    "--max-volumes-per-node",
+    "8",
     ...transportFlags,
     "--volume-path",
     "storage-pool/sanity",
@@ -178,6 +181,7 @@ export async function runCsiSanity(run: SanityRun, bin: string = csiSanityBinary
       `--csi.testvolumeexpandsize=${2 * GiB}`,
       `--csi.testvolumeparameters=${params}`,
       `--csi.testsnapshotparameters=${snapshotParams}`,
+      "--csi.testnodevolumeattachlimit",
       `--csi.junitfile=${join(outDir, `junit-${accessType}.xml`)}`,
       ...(focus ? [`--ginkgo.focus=${focus}`] : []),
       ...(skipRe ? [`--ginkgo.skip=${skipRe}`] : []),
