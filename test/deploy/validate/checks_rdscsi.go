@@ -181,6 +181,9 @@ func checkRdsCsi(objs []*Object, p *Problems) {
 	for _, w := range nodes {
 		checkNode(w, objs, driver.Name, p)
 	}
+	if len(controllers) == 1 && len(nodes) == 1 {
+		checkSharedSettings(controllers[0], nodes[0], p)
+	}
 	snapshotter := false
 	for _, w := range controllers {
 		for _, c := range w.Template.Spec.Containers {
@@ -493,4 +496,29 @@ func granted(objs []*Object, ns, sa, group, resource, verb string) bool {
 		}
 	}
 	return false
+}
+
+// Settings both halves must agree on: the node only ever disconnects NQNs with the controller's prefix, and
+// the attach limit the node reports is the one the controller enforces. Both must come from the ConfigMap the
+// controller reads with envFrom.
+func checkSharedSettings(ctrl, node PodOwner, p *Problems) {
+	cdc, ndc := driverContainer(&ctrl.Template.Spec), driverContainer(&node.Template.Spec)
+	var configMaps []string
+	for _, ef := range cdc.EnvFrom {
+		if ef.ConfigMapRef != nil {
+			configMaps = append(configMaps, ef.ConfigMapRef.Name)
+		}
+	}
+	for _, key := range []string{"RDS_CSI_NQN_PREFIX", "RDS_CSI_MAX_VOLUMES_PER_NODE"} {
+		ok := false
+		for _, e := range ndc.Env {
+			if e.Name == key && e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil &&
+				e.ValueFrom.ConfigMapKeyRef.Key == key && contains(configMaps, e.ValueFrom.ConfigMapKeyRef.Name) {
+				ok = true
+			}
+		}
+		if !ok {
+			p.add(node.Obj, "%s must come from the controller's ConfigMap %v (both sides must agree on it)", key, configMaps)
+		}
+	}
 }

@@ -188,6 +188,16 @@ func TestEachInvariantFires(t *testing.T) {
 			return append(o, &Object{Source: "test", Name: "leak", NS: "rds-csi", Typed: &corev1.Secret{
 				Data: map[string][]byte{"ssh-privatekey": []byte("x")}}})
 		}, "must not create Secrets"},
+		{"node and controller disagree on the NQN prefix", func(o []*Object) []*Object {
+			c := container(t, node(o), "rds-csi")
+			for i := range c.Env {
+				if c.Env[i].Name == "RDS_CSI_NQN_PREFIX" {
+					c.Env[i].ValueFrom = nil
+					c.Env[i].Value = "nqn.2026-01.com.example.other"
+				}
+			}
+			return o
+		}, "RDS_CSI_NQN_PREFIX must come from the controller's ConfigMap"},
 		{"missing ServiceAccount", func(o []*Object) []*Object {
 			ctrl(o).ServiceAccountName = "ghost"
 			return o
