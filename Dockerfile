@@ -1,9 +1,7 @@
-# syntax=docker/dockerfile:1
-#
 # rds-csi container images. Two targets from one file:
 #
-#   docker build --target controller -t rds-csi:controller-<version> .   # non-root, no host tools
-#   docker build --target node       -t rds-csi:<version> .              # root (privileged DaemonSet), host tools
+#   docker build --target controller -t <registry>/rds-csi-controller:<version> .   # non-root, no host tools
+#   docker build --target node       -t <registry>/rds-csi-node:<version> .         # root (privileged DaemonSet)
 #
 # The last stage (`node`) is the default target. The Helm chart and the kustomize base run the node image
 # for the DaemonSet and the controller image for the Deployment (values `image.node` / `image.controller`).
