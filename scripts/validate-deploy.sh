@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline validation of everything under deploy/ (no cluster, no container engine):
-#   - helm and kustomize are built from the Go module proxy and cached in .cache/bin/;
+#   - helm (4, and 3 for a compatibility comparison) and kustomize are built from the Go module proxy and
+#     cached in .cache/bin/;
 #   - the chart is linted, its values schema is shown to refuse bad values, and it is rendered for several
 #     value sets (default, custom driver name + kubelet dir, two replicas + snapshots + ServiceMonitor,
 #     everything optional off);
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 HELM_VERSION=v4.3.1
+HELM3_VERSION=v3.22.0 # users still on Helm 3 must get the same objects
 KUSTOMIZE_VERSION=v5.8.2
 KUBE_VERSION=1.34.0 # the lowest Kubernetes the chart declares (Chart.yaml kubeVersion)
 BIN=$root/.cache/bin
@@ -39,23 +41,25 @@ step() {
 }
 die() { echo "validate-deploy: $*" >&2; exit 1; }
 
-# go install NAME PACKAGE VERSION: a cached binary with a version stamp, rebuilt when the version changes.
+# go install NAME PACKAGE VERSION [DIR]: a cached binary with a version stamp, rebuilt when the version
+# changes. DIR (default .cache/bin) keeps binaries of the same name apart (helm 3 and helm 4).
 install_go_tool() {
-  local name=$1 pkg=$2 version=$3
-  if [[ -x $BIN/$name && -f $BIN/$name.$version ]]; then return; fi
+  local name=$1 pkg=$2 version=$3 dir=${4:-$BIN}
+  if [[ -x $dir/$name && -f $dir/$name.$version ]]; then return; fi
   echo "building $name $version from the Go module proxy (first time only: a few minutes)"
-  mkdir -p "$BIN"
-  GOBIN=$BIN go install "$pkg@$version"
-  rm -f "$BIN/$name".v*
-  touch "$BIN/$name.$version"
+  mkdir -p "$dir"
+  GOBIN=$dir go install "$pkg@$version"
+  rm -f "$dir/$name".v*
+  touch "$dir/$name.$version"
 }
 
-step "tools (helm $HELM_VERSION, kustomize $KUSTOMIZE_VERSION, validator)"
+step "tools (helm $HELM_VERSION and $HELM3_VERSION, kustomize $KUSTOMIZE_VERSION, validator)"
 command -v go >/dev/null || die "needs Go (the tools are built from the Go module proxy)"
 install_go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION"
+install_go_tool helm helm.sh/helm/v3/cmd/helm "$HELM3_VERSION" "$BIN/helm3"
 install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 go build -C test/deploy/validate -o "$BIN/rds-csi-validate" .
-helm=$BIN/helm kustomize=$BIN/kustomize validate=$BIN/rds-csi-validate
+helm=$BIN/helm helm3=$BIN/helm3/helm kustomize=$BIN/kustomize validate=$BIN/rds-csi-validate
 echo "ok: $("$helm" version --short 2>/dev/null || true) $("$kustomize" version 2>/dev/null || true)"
 
 step "validator self-test (go test: each invariant fails on a broken manifest)"
@@ -99,6 +103,15 @@ for values in "$CHART"/ci/*-values.yaml; do
   name=$(basename "$values" -values.yaml)
   "$helm" template "rds-$name" "$CHART" --namespace "ns-$name" --kube-version "$KUBE_VERSION" -f "$values" >"$OUT/helm-$name.yaml"
   "$validate" bundle "$OUT/helm-$name.yaml"
+done
+
+step "Helm 3 renders the same objects as Helm 4"
+for values in "$CHART"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  "$helm3" lint --strict "$CHART" --kube-version "$KUBE_VERSION" -f "$values" >"$OUT/lint3.log" 2>&1 ||
+    { cat "$OUT/lint3.log"; die "helm 3 lint failed with $values"; }
+  "$helm3" template "rds-$name" "$CHART" --namespace "ns-$name" --kube-version "$KUBE_VERSION" -f "$values" >"$OUT/helm3-$name.yaml"
+  "$validate" compare "$OUT/helm-$name.yaml" "$OUT/helm3-$name.yaml"
 done
 
 step "kustomize base == helm template (deploy/kustomize/base.values.yaml)"
