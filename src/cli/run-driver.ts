@@ -102,15 +102,30 @@ export async function startDriver(
       maxVolumesPerNode: config.maxVolumesPerNode,
       log: log.child({ component: "node" }),
     });
-    try {
-      await node.start();
-    } catch (err) {
-      // The node plugin is about to exit: tell the cluster why, on the Node object, before it does.
-      const event = eventForNodeStartFailure(err, { nodeId: config.nodeId!, transport: config.transport });
-      if (event) events.record(event);
-      await events.close(5000);
-      throw err;
-    }
+    // A node where NVMe/TCP cannot work (module missing, tools missing) does not exit: it keeps its
+    // socket, fails every Node RPC and Probe (so the readiness probe fails) with the reason and the fix,
+    // posts an Event on the Node, and starts serving as soon as a later check passes (e.g. after the
+    // init container or an operator loaded nvme_tcp).
+    const service = node;
+    let started: Promise<void> | undefined;
+    let reported = false;
+    const ensureNodeReady = (): Promise<void> =>
+      (started ??= service.start().catch((err: unknown) => {
+        started = undefined;
+        if (!reported) {
+          reported = true;
+          log.error({ err: (err as Error).message }, "node service cannot serve on this node");
+          const event = eventForNodeStartFailure(err, {
+            nodeId: config.nodeId!,
+            transport: config.transport,
+          });
+          if (event) events.record(event);
+        }
+        throw err;
+      }));
+    await ensureNodeReady().catch(() => undefined);
+    node = gateNodeService(service, ensureNodeReady);
+    readiness.push(ensureNodeReady);
   }
 
   const server = new CsiServer(
@@ -192,4 +207,20 @@ export async function runDriverCli(mode: Mode, argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** Every Node RPC first makes sure the node service could start (see startDriver). */
+function gateNodeService<S extends NodeService & { start(): Promise<void>; close(): Promise<void> }>(
+  service: S,
+  ready: () => Promise<void>,
+): S {
+  const gated = { ...service } as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(service)) {
+    if (typeof fn !== "function" || !/^Node[A-Z]/.test(name)) continue;
+    gated[name] = async (req: unknown, ctx: unknown) => {
+      await ready();
+      return (fn as (r: unknown, c: unknown) => Promise<unknown>).call(service, req, ctx);
+    };
+  }
+  return gated as S;
 }

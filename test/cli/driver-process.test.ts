@@ -1,7 +1,7 @@
 // The real executable: configuration from flags, environment and a JSON file; one clear line for bad
 // configuration; a controller process against the simulator that answers, then stops cleanly on SIGTERM.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,5 +101,46 @@ describe("rds-csi controller process", () => {
     expect(await exited).toBe(0);
     expect(existsSync(sock)).toBe(false);
     expect(out).toContain('"msg":"CSI server stopped"');
+  });
+});
+
+describe("rds-csi node on a machine where its transport cannot work", () => {
+  it("stays up, fails Probe and every Node RPC with the reason, and serves once the problem is fixed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "node-notready-"));
+    const sock = join(dir, "csi.sock");
+    const loopRoot = join(dir, "rds"); // does not exist yet: the loop transport's check fails
+    const child = spawn(
+      BIN,
+      [
+        "node",
+        "--endpoint",
+        `unix://${sock}`,
+        "--node-id",
+        "n1",
+        "--transport",
+        "loop",
+        "--loop-root",
+        loopRoot,
+      ],
+      { stdio: "ignore" },
+    );
+    try {
+      for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      const csi = connectCsi(`unix://${sock}`);
+      await expect(csi.identity.Probe({})).rejects.toMatchObject({
+        code: 9,
+        details: expect.stringMatching(/not ready: .*loop root .* is not a directory/),
+      });
+      await expect(csi.node.NodeGetInfo({})).rejects.toMatchObject({ code: 9 });
+      expect(child.exitCode).toBeNull();
+      mkdirSync(loopRoot);
+      expect((await csi.identity.Probe({})).ready?.value).toBe(true);
+      expect((await csi.node.NodeGetInfo({})).node_id).toBe("n1");
+      csi.close();
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
