@@ -30,6 +30,10 @@ biome check src test bench
 echo "ok"
 
 mkdir -p out
+section "deploy files (helm, kustomize, strict API validation)"
+deploy_status=0
+scripts/validate-deploy.sh || deploy_status=$?
+
 section "test suite (vitest)"
 vitest_status=0
 vitest run --reporter=default --reporter=json --outputFile.json=out/vitest.json || vitest_status=$?
@@ -41,4 +45,4 @@ node test/sanity/run-csi-sanity.ts || sanity_status=$?
 section "summary"
 node scripts/summarize-tests.ts out/vitest.json out/csi-sanity/junit-mount.xml out/csi-sanity/junit-block.xml
 echo "took $(( $(date +%s) - started )) s"
-exit $(( vitest_status || sanity_status ))
+exit $(( vitest_status || sanity_status || deploy_status ))
