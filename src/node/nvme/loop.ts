@@ -146,12 +146,17 @@ export class LoopTransport implements Transport {
     });
     // losetup -d on a busy device only sets autoclear and exits 0; wait until the binding is really gone.
     const deadline = Date.now() + 5_000;
-    while (await readSysfs(join(this.#o.sysfsRoot, "block", dev.name, "loop", "backing_file"))) {
+    // Usually gone at once or within a few ms: poll fast first, then back off to 50 ms.
+    for (
+      let wait = 2;
+      await readSysfs(join(this.#o.sysfsRoot, "block", dev.name, "loop", "backing_file"));
+      wait = Math.min(50, wait * 2)
+    ) {
       if (Date.now() >= deadline)
         throw unavailable(
           `loop device ${dev.name} is still attached after losetup -d (exit status ${r.code}: ${r.stderr.trim()})`,
         );
-      await sleep(50);
+      await sleep(wait);
     }
   }
 
