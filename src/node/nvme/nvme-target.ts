@@ -88,3 +88,29 @@ export function buildConnectArgs(t: NvmeTcpTarget, host: { hostNqn: string; host
   if (t.nrIoQueues !== undefined) args.push(`--nr-io-queues=${t.nrIoQueues}`);
   return args;
 }
+
+/**
+ * The same connection as an option string for /dev/nvme-fabrics (the kernel interface nvme-cli writes
+ * to). Every value was validated by parseNvmeTarget (an NQN has no `,` or `=`; the address is an IP).
+ */
+export function buildFabricsOptions(t: NvmeTcpTarget, host: { hostNqn: string; hostId: string }): string {
+  // The host identity comes from configuration (--host-nqn), not from parseNvmeTarget: check it here,
+  // since a `,` would add options of its own to the string.
+  if (!NQN_RE.test(host.hostNqn) || !/^[0-9A-Fa-f-]{36}$/.test(host.hostId))
+    throw invalidArgument(
+      `host NQN ${JSON.stringify(host.hostNqn)} or host id is not usable for a fabrics connect`,
+    );
+  const opts = [
+    "transport=tcp",
+    `traddr=${t.address}`,
+    `trsvcid=${t.port}`,
+    `nqn=${t.nqn}`,
+    `hostnqn=${host.hostNqn}`,
+    `hostid=${host.hostId}`,
+    `ctrl_loss_tmo=${t.ctrlLossTmo}`,
+    `reconnect_delay=${t.reconnectDelay}`,
+  ];
+  if (t.keepAliveTmo !== undefined) opts.push(`keep_alive_tmo=${t.keepAliveTmo}`);
+  if (t.nrIoQueues !== undefined) opts.push(`nr_io_queues=${t.nrIoQueues}`);
+  return opts.join(",");
+}

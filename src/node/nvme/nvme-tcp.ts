@@ -1,5 +1,5 @@
 // NVMe/TCP transport: `nvme connect` / `nvme disconnect` from nvme-cli, every lookup through sysfs.
-import { access, writeFile } from "node:fs/promises";
+import { access, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { failedPrecondition, unavailable } from "../../csi/errors.ts";
 import { isVolumeId } from "../../csi/volume-id.ts";
@@ -16,7 +16,7 @@ import {
   scanNvme,
   subsystemOfNamespace,
 } from "./nvme-sysfs.ts";
-import { buildConnectArgs, parseNvmeTarget } from "./nvme-target.ts";
+import { buildConnectArgs, buildFabricsOptions, parseNvmeTarget } from "./nvme-target.ts";
 import type { AttachTarget, BlockDevice, NvmeTcpTarget, Transport, UsageCheck } from "./transport.ts";
 
 export interface NvmeTcpOptions {
@@ -140,7 +140,8 @@ export class NvmeTcpTransport implements Transport {
   async attach(target: AttachTarget, signal: AbortSignal): Promise<BlockDevice> {
     const t = asNvme(target);
     const log = this.#o.log.child({ nqn: t.nqn });
-    const existing = await this.#find(t.nqn);
+    const all = await findSubsystem(this.#o.sysfsRoot, t.nqn);
+    const existing = all && ownView(all, this.#o.hostNqn);
     if (existing) {
       const dev = await this.#deviceOf(existing);
       if (dev) {
@@ -164,7 +165,16 @@ export class NvmeTcpTransport implements Transport {
         await this.detach(t);
       }
     }
-    const args = buildConnectArgs(t, { hostNqn: this.#o.hostNqn, hostId: this.#o.hostId });
+    const host = { hostNqn: this.#o.hostNqn, hostId: this.#o.hostId };
+    if (all && existing && all.controllers.length > existing.controllers.length) {
+      // Another host identity is connected to this subsystem on this kernel. nvme-cli (libnvme) takes
+      // that for "already connected" and connects nothing, even with --duplicate-connect, although
+      // the kernel tells host NQNs apart. So write the connect options to /dev/nvme-fabrics ourselves,
+      // which is what nvme-cli does underneath (a stable kernel interface; the kernel bounds the wait).
+      await this.#connectDirect(t, buildFabricsOptions(t, host));
+      return this.#waitForDevice(t, signal);
+    }
+    const args = buildConnectArgs(t, host);
     const r = await run(this.#o.nvmeCommand, args, { timeoutMs: this.#o.commandTimeoutMs }).catch(
       (e: Error) => {
         throw unavailable(`nvme connect to ${t.address}:${t.port} ${t.nqn} failed: ${e.message}`);
@@ -175,6 +185,22 @@ export class NvmeTcpTransport implements Transport {
         `nvme connect to ${t.address}:${t.port} ${t.nqn} failed (exit status ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`,
       );
     return this.#waitForDevice(t, signal);
+  }
+
+  async #connectDirect(t: NvmeTcpTarget, options: string): Promise<void> {
+    const fabrics = join(this.#o.devRoot, "nvme-fabrics");
+    try {
+      const fh = await open(fabrics, "r+");
+      try {
+        await fh.write(options);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      throw unavailable(
+        `nvme connect to ${t.address}:${t.port} ${t.nqn} through ${fabrics} failed: ${(e as Error).message}`,
+      );
+    }
   }
 
   async #waitForDevice(t: NvmeTcpTarget, signal: AbortSignal): Promise<BlockDevice> {
