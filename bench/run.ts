@@ -2,11 +2,13 @@
 // Each prints a table of ratios measured side by side in one run.
 import { benchController } from "./controller.ts";
 import { benchNode } from "./node.ts";
+import { benchNvmeE2e } from "./nvme-e2e.ts";
 import { benchSnapshots } from "./snapshots.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   controller: benchController,
   node: benchNode,
+  "nvme-e2e": benchNvmeE2e,
   snapshots: benchSnapshots,
 };
 

@@ -1,0 +1,84 @@
+// Scenario 2: a filesystem volume's life over real NVMe/TCP, with data surviving an unstage/restage.
+// ControllerPublish fences the export to the node's host NQN; NodeStage connects, formats and mounts;
+// a pod writes; the volume goes away from the node (disconnect) and comes back for another pod.
+import { randomBytes } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, NVME_ADDRESS, startCluster } from "../helpers/cluster.ts";
+import {
+  devNumbers,
+  GiB,
+  hostControllers,
+  MiB,
+  mountAt,
+  nvmetSubsystem,
+  sh,
+  sha256File,
+} from "../helpers/kernel.ts";
+import { attachToPod, createVolume, deleteVolume, detachFromPod, mountCap } from "../helpers/volumes.ts";
+
+describe("filesystem volume lifecycle", () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await startCluster({ name: "02-filesystem", combined: true });
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+
+  it("stages ext4 over NVMe/TCP, keeps the data across unstage and restage, and cleans up", async () => {
+    const node = c.nodes[0]!;
+    const v = await createVolume(c, "fs", GiB, mountCap("ext4"));
+
+    const first = await attachToPod(c, v, node, "writer");
+    // Fencing: the export now admits this node's host NQN only.
+    expect(nvmetSubsystem(v.nqn)).toMatchObject({ allowAnyHost: false, allowedHosts: [node.hostNqn] });
+    // The initiator: one live controller, connected with the node's own host NQN.
+    const ctrls = hostControllers(v.nqn);
+    expect(ctrls).toHaveLength(1);
+    expect(ctrls[0]).toMatchObject({ state: "live", hostNqn: node.hostNqn });
+    expect(ctrls[0]!.address).toContain(`traddr=${NVME_ADDRESS}`);
+    const dev = `/dev/${ctrls[0]!.namespaces[0]}`;
+    // Staged: ext4 on the NVMe namespace; published: a bind mount of it in the pod's directory.
+    const staged = mountAt(first.staging)!;
+    expect(staged).toMatchObject({ fsType: "ext4", majorMinor: devNumbers(dev) });
+    expect(mountAt(first.target)?.majorMinor).toBe(staged.majorMinor);
+    expect(sh("blkid", ["-o", "value", "-s", "TYPE", dev]).trim()).toBe("ext4");
+
+    const data = randomBytes(8 * MiB);
+    writeFileSync(join(first.target, "data.bin"), data);
+    sh("sync", []);
+    const sum = sha256File(join(first.target, "data.bin"));
+
+    await detachFromPod(c, first);
+    expect(mountAt(first.target)).toBeUndefined();
+    expect(mountAt(first.staging)).toBeUndefined();
+    expect(hostControllers(v.nqn)).toEqual([]); // disconnected
+    expect(existsSync(dev)).toBe(false);
+    expect(nvmetSubsystem(v.nqn)).toMatchObject({ enabled: true, allowAnyHost: true, allowedHosts: [] });
+
+    // Another pod on the node: connect again, the existing filesystem is checked and mounted, not formatted.
+    const second = await attachToPod(c, v, node, "reader");
+    expect(hostControllers(v.nqn)).toHaveLength(1);
+    expect(sha256File(join(second.target, "data.bin"))).toBe(sum);
+    await detachFromPod(c, second);
+    expect(hostControllers(v.nqn)).toEqual([]);
+
+    await deleteVolume(c, v);
+    expect(nvmetSubsystem(v.nqn)).toBeUndefined();
+  });
+
+  it("stages xfs the same way", async () => {
+    const node = c.nodes[0]!;
+    const v = await createVolume(c, "xfs", GiB, mountCap("xfs"));
+    const a = await attachToPod(c, v, node);
+    expect(mountAt(a.staging)?.fsType).toBe("xfs");
+    writeFileSync(join(a.target, "hello"), "hello over nvme/tcp\n");
+    await detachFromPod(c, a);
+    const b = await attachToPod(c, v, node, "pod-2");
+    expect(sh("cat", [join(b.target, "hello")])).toBe("hello over nvme/tcp\n");
+    await detachFromPod(c, b);
+    await deleteVolume(c, v);
+  });
+});
