@@ -42,7 +42,12 @@ section "csi-sanity (kubernetes-csi/csi-test v5.5.0)"
 sanity_status=0
 node test/sanity/run-csi-sanity.ts || sanity_status=$?
 
+section "NVMe/TCP end-to-end in a qemu VM (npm run test:e2e; docs/e2e.md)"
+e2e_status=0
+npm run --silent test:e2e || e2e_status=$?
+
 section "summary"
-node scripts/summarize-tests.ts out/vitest.json out/csi-sanity/junit-mount.xml out/csi-sanity/junit-block.xml
+node scripts/summarize-tests.ts out/vitest.json out/csi-sanity/junit-mount.xml out/csi-sanity/junit-block.xml \
+  out/e2e/junit.xml out/e2e/csi-sanity/junit-mount.xml out/e2e/csi-sanity/junit-block.xml
 echo "took $(( $(date +%s) - started )) s"
-exit $(( vitest_status || sanity_status || deploy_status ))
+exit $(( vitest_status || sanity_status || deploy_status || e2e_status ))
