@@ -9,7 +9,6 @@
 //        node test/e2e/run-e2e.ts --entry test/e2e/guest/probe.sh     (any guest script, for debugging)
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { csiSanityBinary } from "../sanity/run-csi-sanity.ts";
 import { bootVm, prepareVm, REPO } from "./harness/vm.ts";
 
@@ -34,6 +33,22 @@ interface VitestJson {
   }>;
 }
 
+/** Our three flags; everything else (file filters, `-t NAME`, ...) goes to vitest in the guest as is. */
+function parseCli(argv: string[]): {
+  values: { echo?: boolean; entry?: string; "timeout-s"?: string };
+  positionals: string[];
+} {
+  const values: { echo?: boolean; entry?: string; "timeout-s"?: string } = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--echo") values.echo = true;
+    else if (a === "--entry" || a === "--timeout-s") values[a.slice(2) as "entry" | "timeout-s"] = argv[++i];
+    else positionals.push(a);
+  }
+  return { values, positionals };
+}
+
 function ranNothing(reportFile: string): boolean {
   if (!existsSync(reportFile)) return true;
   const r = JSON.parse(readFileSync(reportFile, "utf8")) as VitestJson;
@@ -45,11 +60,7 @@ function fmtS(ms: number): string {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    strict: false,
-    options: { echo: { type: "boolean" }, entry: { type: "string" }, "timeout-s": { type: "string" } },
-  });
+  const { values, positionals } = parseCli(process.argv.slice(2));
   if (process.getuid?.() !== 0) {
     console.error("test:e2e needs root (apt-get, depmod, qemu with 9p of /)");
     return 2;

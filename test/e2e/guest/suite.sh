@@ -12,7 +12,8 @@ set --
 if [ -f "$E2E_OUT/guest-args" ]; then
   while IFS= read -r a; do [ -n "$a" ] && set -- "$@" "$a"; done < "$E2E_OUT/guest-args"
 fi
-export E2E_OUT PATH="$REPO/node_modules/.bin:$PATH"
+# CI=true: plain, append-only vitest output on the serial console (no redrawn progress lines).
+export E2E_OUT CI=true PATH="$REPO/node_modules/.bin:$PATH"
 "$REPO/node_modules/node/bin/node" "$REPO/node_modules/vitest/vitest.mjs" run --configLoader native --config test/e2e/vitest.e2e.config.ts "$@"
 status=$?
 echo "E2E: vitest exit=$status uptime=$(up)"
