@@ -78,6 +78,7 @@ interface Active extends Wanted {
 // Characters the kernel and configfs accept in a directory name, without path separators.
 const NQN_RE = /^[A-Za-z0-9._:-]{1,223}$/;
 const CMD_TIMEOUT_MS = 15_000;
+const DEFAULT_CONFIGFS = "/sys/kernel/config";
 
 function uuidFrom(text: string): string {
   const h = createHash("sha256").update(text).digest("hex");
@@ -105,7 +106,8 @@ async function ensureKernelSupport(root: string): Promise<string | undefined> {
   const nvmet = join(root, "nvmet");
   if (!(await exists(nvmet))) {
     await run("modprobe", ["nvmet"], { timeoutMs: CMD_TIMEOUT_MS }).catch(() => undefined);
-    if (!(await exists(nvmet)) && (await exists(root)))
+    // configfs is normally mounted at boot; mount it only at its standard place, never elsewhere.
+    if (!(await exists(nvmet)) && root === DEFAULT_CONFIGFS && (await exists(root)))
       await run("mount", ["-t", "configfs", "configfs", root], { timeoutMs: CMD_TIMEOUT_MS }).catch(
         () => undefined,
       );
@@ -144,7 +146,7 @@ export class NvmetExporter implements NvmetStatus {
     const address = o.address ?? "127.0.0.1";
     if (!isIP(address))
       throw new Error(`nvmet address must be an IP address, got ${JSON.stringify(address)}`);
-    const root = o.configfsRoot ?? "/sys/kernel/config";
+    const root = o.configfsRoot ?? DEFAULT_CONFIGFS;
     const log = o.log ?? (() => {});
     const missing = await ensureKernelSupport(root);
     if (missing) {
