@@ -98,27 +98,23 @@ function hostsOf(disk: FileDiskState): string[] {
 
 const sameHosts = (a: readonly string[], b: readonly string[]) => a.join(",") === b.join(",");
 
-async function exists(path: string): Promise<boolean> {
-  return existsSync(path);
-}
-
 async function ensureKernelSupport(root: string): Promise<string | undefined> {
   const nvmet = join(root, "nvmet");
-  if (!(await exists(nvmet))) {
+  if (!existsSync(nvmet)) {
     await run("modprobe", ["nvmet"], { timeoutMs: CMD_TIMEOUT_MS }).catch(() => undefined);
     // configfs is normally mounted at boot; mount it only at its standard place, never elsewhere.
-    if (!(await exists(nvmet)) && root === DEFAULT_CONFIGFS && (await exists(root)))
+    if (!existsSync(nvmet) && root === DEFAULT_CONFIGFS && existsSync(root))
       await run("mount", ["-t", "configfs", "configfs", root], { timeoutMs: CMD_TIMEOUT_MS }).catch(
         () => undefined,
       );
   }
-  if (!(await exists(nvmet))) return `${nvmet} does not exist (no nvmet module, or configfs not mounted)`;
-  if (!(await exists("/sys/module/nvmet_tcp"))) {
+  if (!existsSync(nvmet)) return `${nvmet} does not exist (no nvmet module, or configfs not mounted)`;
+  if (!existsSync("/sys/module/nvmet_tcp")) {
     const r = await run("modprobe", ["nvmet-tcp"], { timeoutMs: CMD_TIMEOUT_MS }).catch((e: Error) => ({
       code: -1,
       stderr: e.message,
     }));
-    if (!(await exists("/sys/module/nvmet_tcp")))
+    if (!existsSync("/sys/module/nvmet_tcp"))
       return `nvmet-tcp is not available (modprobe nvmet-tcp: ${r.stderr.trim() || `exit ${r.code}`})`;
   }
   return undefined;
@@ -133,6 +129,8 @@ export class NvmetExporter implements NvmetStatus {
   readonly #ownPorts = new Map<number, string>();
   readonly #portIds = new Map<number, string>();
   readonly #ownHosts = new Set<string>();
+  /** Disk id → the wanted export (JSON) whose setup failed last time. */
+  readonly #failed = new Map<string, string>();
 
   private constructor(address: string, configfsRoot: string, log: (m: string) => void) {
     this.address = address;
@@ -198,10 +196,18 @@ export class NvmetExporter implements NvmetStatus {
         await attempt(`unexport ${a.nqn}`, () => this.#teardown(a));
     }
     for (const w of wanted.values()) {
+      // An export that failed is reported by the command that asked for it, not by every later command
+      // (a `/disk print` must not fail because of another disk); it is retried when its settings change.
+      const signature = JSON.stringify(w);
+      if (this.#failed.get(w.diskId) === signature) continue;
+      const before = errors.length;
       const a = this.#active.get(w.diskId);
       if (!a) await attempt(`export ${w.nqn}`, () => this.#setup(w));
       else await attempt(`update ${w.nqn}`, () => this.#update(a, w));
+      if (errors.length > before) this.#failed.set(w.diskId, signature);
+      else this.#failed.delete(w.diskId);
     }
+    for (const id of [...this.#failed.keys()]) if (!wanted.has(id)) this.#failed.delete(id);
     await this.#dropUnusedPorts();
     if (errors.length) {
       for (const e of errors) this.#log(`nvmet: ${e}`);
@@ -227,7 +233,7 @@ export class NvmetExporter implements NvmetStatus {
     for (const h of w.hosts)
       if (!NQN_RE.test(h)) throw new Error(`allowed host ${JSON.stringify(h)} is not a valid host NQN`);
     const sub = this.#subsys(w.nqn);
-    if (await exists(sub))
+    if (existsSync(sub))
       throw new Error(`subsystem ${w.nqn} already exists in nvmet (exported by someone else)`);
     const loop = (
       await runOk("losetup", ["--find", "--show", w.file], { timeoutMs: CMD_TIMEOUT_MS })
@@ -288,7 +294,7 @@ export class NvmetExporter implements NvmetStatus {
     for (const h of hosts) {
       if (current.has(h)) continue;
       const host = join(this.#root, "hosts", h);
-      if (!(await exists(host))) {
+      if (!existsSync(host)) {
         await mkdir(host);
         this.#ownHosts.add(h);
       }
@@ -302,7 +308,7 @@ export class NvmetExporter implements NvmetStatus {
 
   async #portIdFor(port: number): Promise<string> {
     const known = this.#portIds.get(port);
-    if (known && (await exists(join(this.#root, "ports", known)))) return known;
+    if (known && existsSync(join(this.#root, "ports", known))) return known;
     const ports = join(this.#root, "ports");
     const ids = await readdir(ports);
     for (const id of ids) {
@@ -346,10 +352,10 @@ export class NvmetExporter implements NvmetStatus {
   async #teardown(a: Active): Promise<void> {
     const sub = this.#subsys(a.nqn);
     await this.#unlink(a);
-    if (await exists(sub)) {
+    if (existsSync(sub)) {
       for (const h of await readdir(join(sub, "allowed_hosts"))) await unlink(join(sub, "allowed_hosts", h));
       const ns = join(sub, "namespaces", "1");
-      if (await exists(ns)) {
+      if (existsSync(ns)) {
         await writeFile(join(ns, "enable"), "0");
         await rmdir(ns);
       }
@@ -389,8 +395,8 @@ export class NvmetExporter implements NvmetStatus {
 
 /**
  * The simulator's hook: after a command ran, bring the exports in line. A failed export is reported as
- * the command's error (`failure: nvme-tcp export: ...`), as an appliance would refuse the change; the
- * store keeps the change, and the next command retries the export.
+ * the error of the command that asked for it (`failure: nvme-tcp export: ...`), as an appliance would
+ * refuse the change; the store keeps the change, and the export is tried again when its settings change.
  */
 export async function syncExportsAfter(
   exporter: NvmetExporter,

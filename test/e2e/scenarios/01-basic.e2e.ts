@@ -3,7 +3,14 @@
 // file and the whole export (subsystem, namespace, loop device).
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, NQN_PREFIX, NVME_ADDRESS, NVME_PORT, startCluster } from "../helpers/cluster.ts";
+import {
+  type Cluster,
+  NQN_PREFIX,
+  NVME_ADDRESS,
+  NVME_PORT,
+  startCluster,
+  VOLUME_PATH,
+} from "../helpers/cluster.ts";
 import {
   blockDeviceBytes,
   discover,
@@ -60,5 +67,29 @@ describe("basic volume operations", () => {
     for (const v of vols) expect(offered).toContain(v.nqn);
     for (const v of vols) await deleteVolume(c, v);
     for (const v of vols) expect(nvmetSubsystem(v.nqn)).toBeUndefined();
+  });
+
+  it("reports an export the kernel refuses as that command's error, without failing later commands", async () => {
+    const slot = "e2e-port-taken";
+    const nqn = `${NQN_PREFIX}:${slot}`;
+    // The simulator's own SSH port is taken on 127.0.0.1: nvmet cannot listen there.
+    const add = c.rdsClient.addFileDisk({
+      slot,
+      filePath: `${VOLUME_PATH}/${slot}.img`,
+      fileSizeBytes: GiB,
+      comment: "",
+      nvmeExport: true,
+      nvmePort: c.rds.sim.port,
+      nqn,
+    });
+    await expect(add).rejects.toThrow(/nvme-tcp export/);
+    expect(nvmetSubsystem(nqn)).toBeUndefined();
+    // Later commands are not held hostage by it, and a working port brings the export up.
+    expect((await c.rdsClient.getDisk(slot))?.nvmeExport).toBe(true);
+    await c.rdsClient.setDisk(slot, { nvmePort: NVME_PORT });
+    expect(nvmetSubsystem(nqn)).toMatchObject({ enabled: true, ports: [`${NVME_ADDRESS}:${NVME_PORT}`] });
+    await c.rdsClient.removeDisk(slot);
+    await c.rdsClient.removeFile(`${VOLUME_PATH}/${slot}.img`);
+    expect(nvmetSubsystem(nqn)).toBeUndefined();
   });
 });
