@@ -14,6 +14,7 @@ import { VolumeContextKey } from "../csi/volume-context.ts";
 import { isVolumeId, NAME_MAX, slotForName } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { type FileDisk, RdsError } from "../rds/types.ts";
+import { allowedHostsFor } from "./allowed-hosts.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
@@ -104,6 +105,7 @@ export async function createVolume(
         fileSizeBytes: range.size,
         comment: encodeRecord(record),
         nvmeExport: true,
+        allowedHosts: allowedHostsFor([], c.opts), // nobody until ControllerPublishVolume
         nvmePort: params.nvmePort ?? c.opts.nvmePort,
         nqn: await c.nqnFor(slot),
       });
@@ -149,7 +151,10 @@ async function existingVolume(
     throw alreadyExists(`volume ${name} exists with other parameters`);
   if (!v.disk.nvmeExport) {
     // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
-    v.disk = await c.rds.setDisk(slot, { nvmeExport: true });
+    v.disk = await c.rds.setDisk(slot, {
+      nvmeExport: true,
+      allowedHosts: allowedHostsFor(v.record.attachments, c.opts),
+    });
   }
   return v;
 }

@@ -7,7 +7,7 @@ import type { ControllerPublishVolumeResponse } from "../csi/generated/csi/v1/Co
 import type { ControllerUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerUnpublishVolumeRequest.ts";
 import { PublishKey } from "../csi/volume-context.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
-import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
+import { allowedHostsFor } from "./allowed-hosts.ts";
 import { planPublish, planUnpublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { allVolumes } from "./queries.ts";
@@ -30,12 +30,17 @@ export function publishContext(c: ControllerContext, v: Volume): Record<string, 
 
 async function saveAttachments(c: ControllerContext, v: Volume, attachments: Attachment[]): Promise<void> {
   const record = { ...v.record, attachments };
-  const allowedHosts = [...new Set(attachments.map((a) => deriveHostNqn(a.node, c.opts.driverName)))];
+  // nvmet checks allowed hosts only at connect time: when the last node leaves, the export is turned off
+  // and on again so that a node that is still connected (a dead or partitioned node the CO force-detached)
+  // is cut off before another node gets the volume. With nodes remaining (the end of a live migration),
+  // no bounce: the destination keeps its connection.
+  const lastLeft = attachments.length === 0 && v.record.attachments.length > 0;
   // Re-assert the export too: an appliance that lost it (reboot, manual change) gets it back on attach.
   v.disk = await c.rds.setDisk(v.disk.slot, {
     comment: encodeRecord(record),
-    allowedHosts,
+    allowedHosts: allowedHostsFor(attachments, c.opts),
     ...(v.disk.nvmeExport ? {} : { nvmeExport: true }),
+    ...(lastLeft && v.disk.nvmeExport ? { reexport: true } : {}),
   });
   v.record = record;
 }

@@ -154,7 +154,17 @@ export class SshRdsClient implements RdsClient {
       )
       .arg("nvme-tcp-server-port", changes.nvmePort === undefined ? undefined : val.port(changes.nvmePort))
       .arg("nvme-tcp-server-nqn", changes.nqn === undefined ? undefined : val.nqn(changes.nqn));
-    await this.#mutate([set], changes.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs);
+    const where = val.quoted(validateSlot(slot));
+    const bounce = changes.reexport
+      ? [
+          new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(false)),
+          new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(true)),
+        ]
+      : [];
+    await this.#mutate(
+      [set, ...bounce],
+      changes.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs,
+    );
 
     // `set [find ...]` on a missing slot is a silent no-op: only reading back tells.
     const disk = await this.getDisk(slot);
@@ -163,6 +173,7 @@ export class SshRdsClient implements RdsClient {
     if (changes.fileSizeBytes !== undefined) expected.sizeBytes = changes.fileSizeBytes;
     if (changes.comment !== undefined) expected.comment = changes.comment;
     if (changes.nvmeExport !== undefined) expected.nvmeExport = changes.nvmeExport;
+    if (changes.reexport) expected.nvmeExport = true;
     if (changes.allowedHosts !== undefined && disk.nvmeExport) expected.allowedHosts = changes.allowedHosts;
     if (changes.nvmePort !== undefined && disk.nvmeExport) expected.nvmePort = changes.nvmePort;
     if (changes.nqn !== undefined && disk.nvmeExport) expected.nqn = changes.nqn;

@@ -62,6 +62,10 @@ export interface DiskChanges {
   /** `nvme-tcp-server-port` / `-nqn`: for a disk added unexported and exported later (RouterOS 7.21+ NQN). */
   nvmePort?: number;
   nqn?: string;
+  /** Turn the export off and on again in the same command line, after the other changes: initiators that
+   * are still connected are dropped, and only hosts allowed now can connect again (nvmet checks the
+   * allowed hosts at connect time only). */
+  reexport?: boolean;
 }
 
 /** `/disk btrfs subvolume add` (RouterOS 7.18+, routeros-cli.md §5). */

@@ -164,7 +164,12 @@ describe("error codes", () => {
     expect(
       await codeOf(c.ControllerPublishVolume({ volume_id: VOL, node_id: "node-c", volume_capability: rwx })),
     ).toBe("FAILED_PRECONDITION");
+    const before = env.rds.sim.commandLog.length;
     await c.ControllerUnpublishVolume({ volume_id: VOL, node_id: "node-a" });
+    // The end of a migration: the destination stays connected, so the export is not bounced.
+    expect(env.rds.sim.commandLog.slice(before).some((e) => e.command.includes("nvme-tcp-export=no"))).toBe(
+      false,
+    );
     const disk = await env.client.getDisk(VOL);
     expect(disk?.nvmeExport).toBe(true); // the source leaving a migration keeps the export
     expect(disk?.allowedHosts).toHaveLength(1);

@@ -20,6 +20,7 @@ afterAll(async () => {
   await env?.close();
 });
 
+const NO_HOST = "nqn.2026-01.com.mikrotik.rds-csi:no-host";
 const pvc = (n: number) => `pvc-${n.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000`;
 
 describe("volume lifecycle", () => {
@@ -37,6 +38,7 @@ describe("volume lifecycle", () => {
     const file = env.rds.sim.localPath(`storage-pool/k8s/${name}.img`);
     expect(statSync(file).size).toBe(GiB);
     const disk = await env.client.getDisk(name);
+    expect(disk?.allowedHosts).toEqual([NO_HOST]); // exported, but nobody may connect before ControllerPublish
     expect(disk).toMatchObject({
       slot: name,
       sizeBytes: GiB,
@@ -76,8 +78,15 @@ describe("volume lifecycle", () => {
     expect(grown.node_expansion_required).toBe(true);
     expect(statSync(file).size).toBe(Number(grown.capacity_bytes));
 
+    const beforeUnpublish = env.rds.sim.commandLog.length;
     await env.csi.controller.ControllerUnpublishVolume({ volume_id: name, node_id: "node-a" });
-    expect((await env.client.getDisk(name))?.allowedHosts).toEqual([]);
+    // Nobody attached: the export admits nobody (an empty list would mean any host) and was bounced, so a
+    // node still connected despite the detach is cut off.
+    expect((await env.client.getDisk(name))?.allowedHosts).toEqual([NO_HOST]);
+    const unpublishLine =
+      env.rds.sim.commandLog.slice(beforeUnpublish).find((e) => e.command.includes("allow-host-name"))
+        ?.command ?? "";
+    expect(unpublishLine).toMatch(/nvme-tcp-export=no;.*nvme-tcp-export=yes/);
     await env.csi.controller.DeleteVolume({ volume_id: name });
     expect(await env.client.getDisk(name)).toBeUndefined();
     expect(existsSync(file)).toBe(false);

@@ -5,9 +5,9 @@ import { planPublish, planUnpublish } from "../../src/controller/attachments.ts"
 import { GiB, MiB, resolveCapacity } from "../../src/controller/capacity-range.ts";
 import { versionAtLeast } from "../../src/controller/context.ts";
 import { parseParams } from "../../src/controller/params.ts";
-import { isVolumeId, slotForName } from "../../src/csi/volume-id.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "../../src/controller/volume-record.ts";
 import { describeCapability } from "../../src/csi/capability.ts";
+import { isVolumeId, slotForName } from "../../src/csi/volume-id.ts";
 
 describe("resolveCapacity", () => {
   it("never returns less than required nor more than the limit", () => {

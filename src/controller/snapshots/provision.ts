@@ -13,6 +13,7 @@
 //   5. grow it to the requested size if that is larger, then export it (with its port and NQN)
 // An unexported disk therefore means "not finished": the CO's retry completes steps 5. A completed volume
 // (exported) with another size is a different request: ALREADY_EXISTS.
+
 import {
   alreadyExists,
   failedPrecondition,
@@ -28,6 +29,7 @@ import type {
 } from "../../csi/generated/csi/v1/VolumeContentSource.ts";
 import { isVolumeId } from "../../csi/volume-id.ts";
 import { type FileDisk, RdsError } from "../../rds/types.ts";
+import { allowedHostsFor } from "../allowed-hosts.ts";
 import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
 import type { ControllerContext, Volume } from "../context.ts";
 import { poolOf, storedParams, type VolumeParams } from "../params.ts";
@@ -165,6 +167,7 @@ export async function provisionVolume(
           fileSizeBytes: size,
           comment: encodeRecord(record),
           nvmeExport: true,
+          allowedHosts: allowedHostsFor([], c.opts), // nobody until ControllerPublishVolume
           nvmePort: r.params.nvmePort ?? c.opts.nvmePort,
           nqn: await c.nqnFor(r.slot),
         });
@@ -270,6 +273,7 @@ async function finish(
     const nqn = await c.nqnFor(r.slot);
     d = await c.rds.setDisk(r.slot, {
       nvmeExport: true,
+      allowedHosts: allowedHostsFor([], c.opts),
       nvmePort: r.params.nvmePort ?? c.opts.nvmePort,
       ...(nqn ? { nqn } : {}),
     });

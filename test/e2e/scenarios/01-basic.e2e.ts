@@ -40,15 +40,16 @@ describe("basic volume operations", () => {
     const sub = nvmetSubsystem(v.nqn);
     expect(sub).toMatchObject({
       enabled: true,
-      allowAnyHost: true,
-      allowedHosts: [],
+      allowAnyHost: false, // exported, but nobody may connect before ControllerPublishVolume
+      allowedHosts: [`${NQN_PREFIX}:no-host`],
       ports: [`${NVME_ADDRESS}:${NVME_PORT}`],
     });
     expect(sub!.devicePath).toMatch(/^\/dev\/loop\d+$/);
     expect(loopBackingFile(sub!.devicePath!)).toBe(file);
     expect(blockDeviceBytes(sub!.devicePath!)).toBe(2 * GiB);
-    // The discovery controller on the port offers it to a host.
-    expect(discover(NVME_ADDRESS, NVME_PORT, c.nodes[0]!.hostNqn)).toContain(v.nqn);
+    // The discovery controller offers it only to allowed hosts: not to a node before ControllerPublish.
+    expect(discover(NVME_ADDRESS, NVME_PORT, c.nodes[0]!.hostNqn)).not.toContain(v.nqn);
+    expect(discover(NVME_ADDRESS, NVME_PORT, `${NQN_PREFIX}:no-host`)).toContain(v.nqn);
 
     await deleteVolume(c, v);
     expect(nvmetSubsystem(v.nqn)).toBeUndefined();
@@ -63,7 +64,8 @@ describe("basic volume operations", () => {
     const vols = [];
     for (let i = 0; i < 3; i++) vols.push(await createVolume(c, `shared${i}`, GiB, mountCap()));
     for (const v of vols) expect(nvmetSubsystem(v.nqn)?.ports).toEqual([`${NVME_ADDRESS}:${NVME_PORT}`]);
-    const offered = discover(NVME_ADDRESS, NVME_PORT, c.nodes[0]!.hostNqn);
+    // Every one of them is offered on that port (to the placeholder host they all admit before a publish).
+    const offered = discover(NVME_ADDRESS, NVME_PORT, `${NQN_PREFIX}:no-host`);
     for (const v of vols) expect(offered).toContain(v.nqn);
     for (const v of vols) await deleteVolume(c, v);
     for (const v of vols) expect(nvmetSubsystem(v.nqn)).toBeUndefined();

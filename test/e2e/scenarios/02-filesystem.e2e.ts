@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, NVME_ADDRESS, startCluster } from "../helpers/cluster.ts";
+import { type Cluster, NQN_PREFIX, NVME_ADDRESS, startCluster } from "../helpers/cluster.ts";
 import {
   devNumbers,
   GiB,
@@ -56,7 +56,11 @@ describe("filesystem volume lifecycle", () => {
     expect(mountAt(first.staging)).toBeUndefined();
     expect(hostControllers(v.nqn)).toEqual([]); // disconnected
     expect(existsSync(dev)).toBe(false);
-    expect(nvmetSubsystem(v.nqn)).toMatchObject({ enabled: true, allowAnyHost: true, allowedHosts: [] });
+    expect(nvmetSubsystem(v.nqn)).toMatchObject({
+      enabled: true,
+      allowAnyHost: false,
+      allowedHosts: [`${NQN_PREFIX}:no-host`],
+    });
 
     // Another pod on the node: connect again, the existing filesystem is checked and mounted, not formatted.
     const second = await attachToPod(c, v, node, "reader");

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { type Cluster, NQN_PREFIX, startCluster } from "../helpers/cluster.ts";
 import {
   GiB,
   hostControllers,
@@ -70,10 +70,14 @@ describe("multiple nodes", () => {
     expect(mountAt(pb.staging)).toBeUndefined();
     await b.csi.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: pb.staging }); // kubelet's cleanup
 
-    // node-a lets go: the export admits any host again until the next attachment (see docs/e2e.md).
+    // node-a lets go: the export admits nobody until the next attachment (a placeholder host NQN, since an
+    // empty list would mean any host).
     await detachFromPod(c, onA);
     expect(hostControllers(v.nqn)).toEqual([]);
-    expect(nvmetSubsystem(v.nqn)).toMatchObject({ allowAnyHost: true, allowedHosts: [] });
+    expect(nvmetSubsystem(v.nqn)).toMatchObject({
+      allowAnyHost: false,
+      allowedHosts: [`${NQN_PREFIX}:no-host`],
+    });
 
     // Now node-b gets it, with node-a's data.
     const onB = await attachToPod(c, v, b);
