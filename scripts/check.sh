@@ -20,7 +20,11 @@ fi
 echo "ok: e2fsprogs xfsprogs util-linux mount kmod"
 
 section "npm dependencies (Node 24 from the node@24 package)"
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install` from the committed lock file, not `npm ci`: this machine's npm registry lacks the other
+# platforms' optional binaries of @biomejs/biome (darwin, win32, musl), which `npm ci` insists on seeing in
+# the lock. The lock must not change: a drifting lock fails the run.
+npm install --no-audit --no-fund --loglevel=error
+git diff --exit-code --stat package-lock.json
 echo "node $(node_modules/.bin/node --version)"
 export PATH="$PWD/node_modules/.bin:$PATH"
 
