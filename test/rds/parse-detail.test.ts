@@ -293,7 +293,9 @@ describe("property: render → parse round trip", () => {
   it("pools and files survive any width", () => {
     fc.assert(
       fc.property(poolArb, widthArb, splitArb, (pool, width, split) => {
-        expect(disks(renderDetail([poolRecord(pool)], { width, split })).map(toPool)).toEqual([{ ...pool, fsLabel: "ocp-storage" }]);
+        expect(disks(renderDetail([poolRecord(pool)], { width, split })).map(toPool)).toEqual([
+          { ...pool, fsLabel: "ocp-storage" },
+        ]);
       }),
       { numRuns: 200 },
     );
