@@ -156,7 +156,8 @@ describe("error resilience", () => {
       (await c.controller.controller.ListVolumes({})).entries?.filter((e) => e.volume?.volume_id === id),
     ).toHaveLength(1);
     expect(nvmetSubsystem(nqn)?.enabled).toBe(true);
-    expect(discover(NVME_ADDRESS, NVME_PORT, node.hostNqn)).toContain(nqn);
+    // Exported to nobody yet (the placeholder host): the node does not even discover it before ControllerPublish.
+    expect(discover(NVME_ADDRESS, NVME_PORT, node.hostNqn)).not.toContain(nqn);
 
     // The connection drops before `/disk set` runs during ControllerPublish: retried, then fenced correctly.
     c.rds.sim.faults.dropConnection("/disk set");
