@@ -3,19 +3,21 @@
 # VM's root under a tmpfs overlay, so the guest runs the host's userland and this repository unchanged;
 # then switch_root (not chroot: the kernel's usermode helper /sbin/modprobe resolves against PID 1's
 # root, and automatic module loading on mount/connect needs that) and run the entry script.
-# Kernel command line: e2e.entry=<script> e2e.modules=<module dir of the guest kernel> e2e.out=<rw dir>.
+# Kernel command line: e2e.entry=<script> e2e.modules=<module dir of the guest kernel> e2e.out=<rw dir>
+# e2e.repo=<the repository, on the host>.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in $(cat /mods/order); do insmod "/mods/$m.ko" || echo "E2E: insmod $m failed"; done
-ENTRY= MODS= OUT=
+ENTRY= MODS= OUT= REPO=
 for a in $(cat /proc/cmdline); do
   case $a in
     e2e.entry=*) ENTRY=${a#e2e.entry=} ;;
     e2e.modules=*) MODS=${a#e2e.modules=} ;;
     e2e.out=*) OUT=${a#e2e.out=} ;;
+    e2e.repo=*) REPO=${a#e2e.repo=} ;;
   esac
 done
 die() { echo "E2E: init: $*"; dmesg | tail -20; poweroff -f; }
@@ -38,6 +40,11 @@ mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
 mount -t configfs configfs /newroot/sys/kernel/config
+# A checkout under /tmp (a CI clone may live there) would vanish under the guest's fresh /tmp: bind the
+# host's copy back in, read-only like the rest of the host.
+case "$REPO" in
+  /tmp/*) mkdir -p "/newroot$REPO" && mount --bind "/host$REPO" "/newroot$REPO" || die "bind of $REPO failed" ;;
+esac
 KREL=$(uname -r)
 mkdir -p "/newroot/lib/modules/$KREL"
 [ -n "$MODS" ] && mount --bind "/newroot$MODS" "/newroot/lib/modules/$KREL"

@@ -191,12 +191,13 @@ const GUEST_FRESH = /^\/(tmp|run|dev|proc|sys)(\/|$)/;
 export function bootVm(image: VmImage, o: BootOptions): Promise<BootResult> {
   const entry = resolve(o.entry);
   const outDir = resolve(o.outDir);
+  // Paths inside the repository are fine even under /tmp: init.sh binds the repository back in.
   for (const p of [entry, outDir])
-    if (GUEST_FRESH.test(p))
+    if (GUEST_FRESH.test(p) && !p.startsWith(`${REPO}/`))
       throw new Error(
         `${p} is a fresh tmpfs/pseudo file system inside the guest; use a path under the repository`,
       );
-  if (/\s/.test(entry + outDir + image.modulesDir))
+  if (/\s/.test(entry + outDir + image.modulesDir + REPO))
     throw new Error("paths on the kernel command line must not contain spaces");
   mkdirSync(outDir, { recursive: true });
   const append = [
@@ -207,6 +208,7 @@ export function bootVm(image: VmImage, o: BootOptions): Promise<BootResult> {
     `e2e.entry=${entry}`,
     `e2e.modules=${image.modulesDir}`,
     `e2e.out=${outDir}`,
+    `e2e.repo=${REPO}`,
     ...(o.append ?? []),
   ].join(" ");
   const args = [
