@@ -8,16 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import ssh2 from "ssh2";
-import { createControllerService } from "../src/controller/controller-service.ts";
-import { StaticNodeRegistry } from "../src/controller/node-registry.ts";
-import { type CsiClient, connectCsi } from "../src/csi/client.ts";
-import { createIdentityService } from "../src/csi/identity.ts";
-import { CsiServer } from "../src/csi/server.ts";
-import { silentLogger } from "../src/observability/logger.ts";
-import { createRdsClient } from "../src/rds/client.ts";
-import type { RdsClient } from "../src/rds/types.ts";
+import type { CsiClient } from "../src/csi/client.ts";
 import { startEmbeddedRds } from "../src/sim/embedded.ts";
 import { generateEd25519KeyPair } from "../src/sim/host-key.ts";
+import { type ServedController, serveController } from "./harness.ts";
 import { fmtMs, interleaved, median, percentile } from "./stats.ts";
 
 const GiB = 1024 ** 3;
@@ -30,52 +24,19 @@ const REQ = {
   volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } }],
 };
 
-interface Driver {
-  csi: CsiClient;
-  client: RdsClient;
-  stop(): Promise<void>;
-}
+type Driver = ServedController;
 
-async function startDriver(
+const startDriver = (
   dir: string,
   rds: { host: string; port: number; fingerprint: string; privateKey: string },
-): Promise<Driver> {
-  const client = createRdsClient(
-    { host: rds.host, port: rds.port, user: "rds-csi", privateKey: rds.privateKey, hostKey: rds.fingerprint },
-    silentLogger,
-  );
-  const controller = createControllerService({
-    rds: client,
-    log: silentLogger,
-    nodes: new StaticNodeRegistry(["n1"]),
-    driverName: "rds.csi.mikrotik.com",
-    volumePath: "storage-pool/bench",
-    nqnPrefix: "nqn.2026-01.com.mikrotik.rds-csi",
-    nvmeAddress: "127.0.0.1",
-    nvmePort: 4420,
+) =>
+  serveController(dir, {
+    host: rds.host,
+    port: rds.port,
+    user: "rds-csi",
+    privateKey: rds.privateKey,
+    hostKey: rds.fingerprint,
   });
-  const server = new CsiServer(
-    {
-      identity: createIdentityService({
-        driverName: "rds.csi.mikrotik.com",
-        hasController: true,
-        readinessChecks: [],
-      }),
-      controller,
-    },
-    silentLogger,
-  );
-  const csi = connectCsi(await server.listen(`unix://${join(dir, "csi.sock")}`));
-  return {
-    csi,
-    client,
-    async stop() {
-      csi.close();
-      await server.shutdown(1000);
-      await client.close();
-    },
-  };
-}
 
 const cycle = (csi: CsiClient) => async () => {
   await csi.controller.CreateVolume(REQ);

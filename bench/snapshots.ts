@@ -12,16 +12,10 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createControllerService } from "../src/controller/controller-service.ts";
-import { StaticNodeRegistry } from "../src/controller/node-registry.ts";
-import { connectCsi } from "../src/csi/client.ts";
-import { createIdentityService } from "../src/csi/identity.ts";
-import { CsiServer } from "../src/csi/server.ts";
-import { silentLogger } from "../src/observability/logger.ts";
-import { createRdsClient } from "../src/rds/client.ts";
 import { copyStats } from "../src/sim/copy.ts";
 import { startEmbeddedRds } from "../src/sim/embedded.ts";
 import { run, runOk } from "../src/util/exec.ts";
+import { serveController } from "./harness.ts";
 import { fmtMs, median } from "./stats.ts";
 
 const MiB = 2 ** 20;
@@ -57,39 +51,15 @@ async function benchOne(host: string, dataRoot: string, fs: "xfs" | "btrfs"): Pr
     pools: [{ name: "storage-pool", sizeBytes: 64 * GiB, fs }],
   });
   const dir = mkdtempSync(join(tmpdir(), "bench-snap-"));
-  const client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-      commandTimeoutMs: 120_000,
-    },
-    silentLogger,
-  );
-  const controller = createControllerService({
-    rds: client,
-    log: silentLogger,
-    nodes: new StaticNodeRegistry(["n1"]),
-    driverName: "rds.csi.mikrotik.com",
-    volumePath: "storage-pool/bench",
-    nqnPrefix: "nqn.2026-01.com.mikrotik.rds-csi",
-    nvmeAddress: "127.0.0.1",
-    nvmePort: 4420,
+  const served = await serveController(dir, {
+    host: rds.sim.host,
+    port: rds.sim.port,
+    user: rds.user,
+    privateKey: rds.privateKey,
+    hostKey: rds.sim.hostKeyFingerprint,
+    commandTimeoutMs: 120_000,
   });
-  const server = new CsiServer(
-    {
-      identity: createIdentityService({
-        driverName: "rds.csi.mikrotik.com",
-        hasController: true,
-        readinessChecks: [],
-      }),
-      controller,
-    },
-    silentLogger,
-  );
-  const csi = connectCsi(await server.listen(`unix://${join(dir, "csi.sock")}`));
+  const { csi, client } = served;
   const c = csi.controller;
   const time = async (fn: () => Promise<unknown>): Promise<number> => {
     const t0 = performance.now();
@@ -160,9 +130,7 @@ async function benchOne(host: string, dataRoot: string, fs: "xfs" | "btrfs"): Pr
       });
     }
   } finally {
-    csi.close();
-    await server.shutdown(1000);
-    await client.close();
+    await served.stop();
     await rds.close();
     rmSync(rds.dataDir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
