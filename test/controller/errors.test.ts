@@ -1,30 +1,17 @@
 // Every error code the controller promises, injection attempts that must never reach the appliance,
 // and SSH host key pinning.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { createRdsClient } from "../../src/rds/client.ts";
-import {
-  blockCap,
-  type ControllerEnv,
-  codeOf,
-  GiB,
-  mountCap,
-  startControllerEnv,
-} from "../helpers/controller-env.ts";
+import { blockCap, codeOf, GiB, mountCap, useControllerEnv } from "../helpers/controller-env.ts";
 
-let env: ControllerEnv;
-beforeAll(async () => {
-  env = await startControllerEnv();
-});
-afterAll(async () => {
-  await env?.close();
-});
+const env = useControllerEnv();
 
 const VOL = "pvc-0000aaaa-0000-4000-8000-000000000001";
 
 describe("error codes", () => {
   it("maps bad requests to the CSI codes", async () => {
-    const c = env.csi.controller;
+    const c = env().csi.controller;
     const size = { required_bytes: String(GiB) };
     expect(await codeOf(c.CreateVolume({ capacity_range: size, volume_capabilities: [mountCap()] }))).toBe(
       "INVALID_ARGUMENT",
@@ -95,11 +82,11 @@ describe("error codes", () => {
   });
 
   it("reports a full pool as RESOURCE_EXHAUSTED", async () => {
-    env.rds.sim.faults.diskFull(true);
+    env().rds.sim.faults.diskFull(true);
     try {
       expect(
         await codeOf(
-          env.csi.controller.CreateVolume({
+          env().csi.controller.CreateVolume({
             name: VOL,
             capacity_range: { required_bytes: String(GiB) },
             volume_capabilities: [mountCap()],
@@ -107,13 +94,13 @@ describe("error codes", () => {
         ),
       ).toBe("RESOURCE_EXHAUSTED");
     } finally {
-      env.rds.sim.faults.diskFull(false);
+      env().rds.sim.faults.diskFull(false);
     }
-    expect(await env.client.getDisk(VOL)).toBeUndefined();
+    expect(await env().client.getDisk(VOL)).toBeUndefined();
   });
 
   it("fences attachments: RWO on one node, RWX block on two, unknown nodes NOT_FOUND", async () => {
-    const c = env.csi.controller;
+    const c = env().csi.controller;
     await c.CreateVolume({
       name: VOL,
       capacity_range: { required_bytes: String(GiB) },
@@ -160,17 +147,19 @@ describe("error codes", () => {
     });
     await c.ControllerPublishVolume({ volume_id: VOL, node_id: "node-a", volume_capability: rwx });
     await c.ControllerPublishVolume({ volume_id: VOL, node_id: "node-b", volume_capability: rwx });
-    expect((await env.client.getDisk(VOL))?.allowedHosts).toHaveLength(2);
+    expect((await env().client.getDisk(VOL))?.allowedHosts).toHaveLength(2);
     expect(
       await codeOf(c.ControllerPublishVolume({ volume_id: VOL, node_id: "node-c", volume_capability: rwx })),
     ).toBe("FAILED_PRECONDITION");
-    const before = env.rds.sim.commandLog.length;
+    const before = env().rds.sim.commandLog.length;
     await c.ControllerUnpublishVolume({ volume_id: VOL, node_id: "node-a" });
     // The end of a migration: the destination stays connected, so the export is not bounced.
-    expect(env.rds.sim.commandLog.slice(before).some((e) => e.command.includes("nvme-tcp-export=no"))).toBe(
-      false,
-    );
-    const disk = await env.client.getDisk(VOL);
+    expect(
+      env()
+        .rds.sim.commandLog.slice(before)
+        .some((e) => e.command.includes("nvme-tcp-export=no")),
+    ).toBe(false);
+    const disk = await env().client.getDisk(VOL);
     expect(disk?.nvmeExport).toBe(true); // the source leaving a migration keeps the export
     expect(disk?.allowedHosts).toHaveLength(1);
     await c.ControllerUnpublishVolume({ volume_id: VOL, node_id: "node-b" });
@@ -191,8 +180,8 @@ describe("injection attempts", () => {
   ];
 
   it("are refused with INVALID_ARGUMENT or never reach the RouterOS command line", async () => {
-    const c = env.csi.controller;
-    const logBefore = env.rds.sim.commandLog.length;
+    const c = env().csi.controller;
+    const logBefore = env().rds.sim.commandLog.length;
     for (const bad of nasty) {
       for (const key of ["volumePath", "nvmeAddress", "mkfsOptions", "nvmePort"]) {
         const parameters: Record<string, string> = { [key]: bad };
@@ -231,8 +220,8 @@ describe("injection attempts", () => {
     });
     expect(hostile.volume?.volume_id).toMatch(/^csi-[0-9a-f]{24}$/);
     await c.DeleteVolume({ volume_id: hostile.volume!.volume_id! });
-    const sent = env.rds.sim.commandLog
-      .slice(logBefore)
+    const sent = env()
+      .rds.sim.commandLog.slice(logBefore)
       .map((e) => e.command)
       .join("\n");
     for (const needle of ["reboot", "$(", 'q"uote', "back\\slash", "zzzzzzzzzz", "[/file remove"])
@@ -245,23 +234,23 @@ describe("host key pinning", () => {
     const wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     const client = createRdsClient(
       {
-        host: env.rds.sim.host,
-        port: env.rds.sim.port,
-        user: env.rds.user,
-        privateKey: env.rds.privateKey,
+        host: env().rds.sim.host,
+        port: env().rds.sim.port,
+        user: env().rds.user,
+        privateKey: env().rds.privateKey,
         hostKey: wrong,
         commandTimeoutMs: 3000,
       },
       silentLogger,
     );
-    const before = env.rds.sim.commandLog.length;
+    const before = env().rds.sim.commandLog.length;
     await expect(client.ping()).rejects.toMatchObject({ kind: "unavailable" });
-    expect(env.rds.sim.commandLog.length).toBe(before);
+    expect(env().rds.sim.commandLog.length).toBe(before);
     await client.close();
   });
 
   it("Probe reports the RDS as reachable", async () => {
-    const probe = await env.csi.identity.Probe({});
+    const probe = await env().csi.identity.Probe({});
     expect(probe.ready?.value).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { createControllerService } from "../../src/controller/controller-service.ts";
 import { StaticNodeRegistry } from "../../src/controller/node-registry.ts";
 import { type CsiClient, connectCsi } from "../../src/csi/client.ts";
@@ -102,6 +103,21 @@ export async function startControllerEnv(
 }
 
 type Mode = NonNullable<NonNullable<VolumeCapability["access_mode"]>["mode"]>;
+/** One environment for the whole test file: started before its tests, closed after them. */
+export function useControllerEnv(opts: Parameters<typeof startControllerEnv>[0] = {}): () => ControllerEnv {
+  let env: ControllerEnv | undefined;
+  beforeAll(async () => {
+    env = await startControllerEnv(opts);
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+  return () => {
+    if (!env) throw new Error("controller environment not started");
+    return env;
+  };
+}
+
 export const mountCap = (mode: Mode = "SINGLE_NODE_WRITER", fs_type = "ext4"): VolumeCapability => ({
   mount: { fs_type, mount_flags: [] },
   access_mode: { mode },
