@@ -10,7 +10,6 @@ import {
 import type { CreateVolumeRequest__Output } from "../csi/generated/csi/v1/CreateVolumeRequest.ts";
 import type { CreateVolumeResponse } from "../csi/generated/csi/v1/CreateVolumeResponse.ts";
 import type { DeleteVolumeRequest__Output } from "../csi/generated/csi/v1/DeleteVolumeRequest.ts";
-import { VolumeContextKey } from "../csi/volume-context.ts";
 import { isVolumeId, NAME_MAX, slotForName } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { type FileDisk, RdsError } from "../rds/types.ts";
@@ -18,6 +17,7 @@ import { allowedHostsFor } from "./allowed-hosts.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
+import { volumeInfo } from "./queries.ts";
 import { imageLocation, removeImage, removeLeftoversOf } from "./snapshots/layout.ts";
 import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
@@ -27,11 +27,7 @@ export function volumeFilePath(volumePath: string, slot: string): string {
 }
 
 export function volumeResponse(v: Volume): CreateVolumeResponse {
-  const ctx: Record<string, string> = { [VolumeContextKey.name]: v.record.name };
-  if (v.record.params.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.record.params.mkfsOptions;
-  return {
-    volume: { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx },
-  };
+  return { volume: volumeInfo(v) };
 }
 
 export async function createVolume(

@@ -17,7 +17,8 @@ import type { ControllerContext, Volume } from "./context.ts";
 import { parseParams, poolOf } from "./params.ts";
 import { decodeRecord } from "./volume-record.ts";
 
-function volumeInfo(v: Volume) {
+/** The CSI Volume for a volume on the appliance: what CreateVolume, ListVolumes and ControllerGetVolume return. */
+export function volumeInfo(v: Volume) {
   const ctx: Record<string, string> = { [VolumeContextKey.name]: v.record.name };
   if (v.record.params.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.record.params.mkfsOptions;
   return { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx };
