@@ -1,7 +1,10 @@
 // Runs host tools (mkfs, mount, nvme, ...) without a shell: arguments are passed as an array, so nothing
 // from a request can be interpreted by a shell. Every call has a timeout; a tool that hangs on a dead
-// device must not wedge the node plugin.
+// device must not wedge the node plugin. Commands normally start through a small helper process
+// (exec-helper.ts: forking from a large Node process is slow and blocks the event loop); they fall back to
+// a direct spawn when no helper is free or bash is missing, with the same results either way.
 import { spawn } from "node:child_process";
+import { ExecHelperPool, resolveExecutable } from "./exec-helper.ts";
 
 export interface ExecResult {
   code: number | null;
@@ -32,8 +35,90 @@ export class ExecError extends Error {
 const DEFAULT_TIMEOUT_MS = 120_000;
 const KILL_GRACE_MS = 5_000;
 
+export type ExecMode = "helper" | "direct";
+
+let mode: ExecMode = "helper";
+const pool = new ExecHelperPool();
+
+/** How commands are started from now on. "direct" is for comparisons (bench) and for tests of both paths. */
+export function setExecMode(m: ExecMode): void {
+  mode = m;
+  if (m === "direct") pool.close();
+}
+
+/** Helper processes currently alive (tests). */
+export const execHelperCount = (): number => pool.size;
+
 /** Runs a command and resolves with its result whatever the exit code. Rejects only when it could not run. */
-export function run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function run(
+  file: string,
+  args: readonly string[],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
+  if (mode === "direct" || opts.env) return runDirect(file, args, opts);
+  if (args.some((a) => a.includes("\0")) || file.includes("\0"))
+    throw new TypeError(`${describe(file, args)}: arguments must not contain NUL bytes`);
+  const exe = resolveExecutable(file);
+  if (!exe)
+    throw Object.assign(new Error(`spawn ${file} ENOENT`), {
+      code: "ENOENT",
+      errno: -2,
+      syscall: `spawn ${file}`,
+      path: file,
+      spawnargs: [...args],
+    });
+  const started = performance.now();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let pending: ReturnType<ExecHelperPool["run"]>;
+  try {
+    pending = pool.run(exe, {
+      args,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+      timeoutMs,
+      killGraceMs: KILL_GRACE_MS,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } catch {
+    pending = undefined; // could not hand the command over (tmpfs full?): it did not start
+  }
+  if (!pending) return runDirect(file, args, opts);
+  const o = await pending;
+  const durationMs = performance.now() - started;
+  switch (o.kind) {
+    case "aborted":
+      throw Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR" });
+    case "lost":
+      if (o.neverStarted) {
+        pool.disable();
+        return runDirect(file, args, opts);
+      }
+      throw new ExecError(
+        describe(file, args),
+        { code: null, signal: null, stdout: "", stderr: "", durationMs },
+        `${o.why} while the command ran; its outcome is unknown`,
+      );
+    case "wedged":
+      throw new ExecError(
+        describe(file, args),
+        { code: null, signal: "SIGKILL", stdout: o.stdout, stderr: o.stderr, durationMs },
+        `timed out after ${timeoutMs} ms and did not exit after SIGKILL`,
+      );
+    case "exited": {
+      const result: ExecResult = {
+        code: o.killedWith ? null : o.status,
+        signal: o.killedWith ?? null,
+        stdout: o.stdout,
+        stderr: o.stderr,
+        durationMs,
+      };
+      if (o.killedWith === "SIGKILL")
+        throw new ExecError(describe(file, args), result, `timed out after ${timeoutMs} ms`);
+      return result;
+    }
+  }
+}
+
+function runDirect(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
