@@ -24,7 +24,6 @@ import {
   type NodeContext,
   requestPath,
 } from "./context.ts";
-import { filesystemBytes } from "./mount/fs-size.ts";
 import { checkFilesystem } from "./mount/fsck.ts";
 import { makeFilesystem, validateMkfsOptions } from "./mount/mkfs.ts";
 import { mountFilesystem, unmountAll } from "./mount/mount.ts";
@@ -32,6 +31,7 @@ import { validateMountFlags } from "./mount/mount-flags.ts";
 import { isReadOnlyMount, type MountEntry, mountAt, mountsOfDevice } from "./mount/mountinfo.ts";
 import { probeDevice } from "./mount/probe.ts";
 import { growFilesystem } from "./mount/resize.ts";
+import { filesystemBytes } from "./mount/superblock.ts";
 import {
   deviceNameByNumbers,
   deviceNumbers,

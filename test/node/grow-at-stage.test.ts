@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, statfsSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filesystemBytes } from "../../src/node/mount/fs-size.ts";
+import { filesystemBytes } from "../../src/node/mount/superblock.ts";
 import {
   cleanupWorkdir,
   codeOf,

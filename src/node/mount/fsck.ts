@@ -4,7 +4,8 @@
 // The trap (prior driver, §4): after an unclean shutdown a journaling filesystem needs its log replayed,
 // and a read-only checker that cannot replay reports the unreplayed state as corruption. The kernel
 // replays the log at mount, so such a filesystem is NOT refused:
-//  - ext2/3/4: `dumpe2fs -h` lists the `needs_recovery` feature → skip e2fsck, mount replays the journal.
+//  - ext2/3/4: the superblock's needs_recovery flag (superblock.ts; what `dumpe2fs -h` would list) →
+//    skip e2fsck, mount replays the journal.
 //  - xfs: `xfs_repair -n` itself says the log holds "valuable metadata changes ... being ignored"; its
 //    verdict is then unreliable, so the filesystem is mounted (and replayed) instead of refused.
 // Real corruption → "corrupt" with the checker's summary; the caller refuses to mount.
@@ -12,6 +13,7 @@
 // millions of inodes); xfs_repair -n also needs memory in proportion to the metadata. Mode "flagged"
 // checks ext* only when the superblock says it is unclean and skips xfs_repair.
 import { run } from "../../util/exec.ts";
+import { isExt, readExtSuperblock } from "./superblock.ts";
 
 export type HealthMode = "full" | "flagged" | "off";
 
@@ -35,17 +37,11 @@ function summary(text: string, lines = 12): string {
   return kept.slice(-lines).join(" | ").slice(0, 1500);
 }
 
-export function ext4Features(dumpe2fs: string): string[] {
-  const line = dumpe2fs.split("\n").find((l) => l.startsWith("Filesystem features:"));
-  return line ? line.slice("Filesystem features:".length).trim().split(/\s+/) : [];
-}
-
 async function checkExt(device: string, opts: HealthOptions): Promise<HealthResult> {
-  const d = await run("dumpe2fs", ["-h", device], { timeoutMs: 60_000 }).catch((e: Error) => e);
-  if (d instanceof Error) return { kind: "unknown", reason: d.message };
-  if (d.code !== 0)
-    return { kind: "unknown", reason: `dumpe2fs -h exit status ${d.code}: ${d.stderr.trim().slice(0, 300)}` };
-  if (ext4Features(d.stdout).includes("needs_recovery"))
+  const sb = await readExtSuperblock(device).catch((e: Error) => e);
+  if (sb instanceof Error) return { kind: "unknown", reason: `cannot read the superblock: ${sb.message}` };
+  if (!sb) return { kind: "unknown", reason: "no ext2/3/4 superblock magic at byte 1024" };
+  if (sb.needsRecovery)
     return { kind: "needs-replay", detail: "ext4 journal needs recovery; the kernel replays it at mount" };
   const args = opts.mode === "full" ? ["-f", "-n", device] : ["-n", device];
   const r = await run("e2fsck", args, { timeoutMs: opts.timeoutMs }).catch((e: Error) => e);
@@ -82,7 +78,7 @@ export async function checkFilesystem(
   opts: HealthOptions,
 ): Promise<HealthResult> {
   if (opts.mode === "off") return { kind: "healthy", detail: "health check disabled" };
-  if (fsType === "ext4" || fsType === "ext3" || fsType === "ext2") return checkExt(device, opts);
+  if (isExt(fsType)) return checkExt(device, opts);
   if (fsType === "xfs") return checkXfs(device, opts);
   return { kind: "healthy", detail: `no read-only checker for ${fsType}` };
 }

@@ -1,6 +1,6 @@
 // /proc/self/mountinfo parser (proc(5)). Mounts are compared by device numbers, never by source path:
 // the source of a mount may be a path in another namespace, a renamed node, or "none".
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DevNumbers } from "../nvme/block-device.ts";
 
@@ -51,8 +51,9 @@ export function parseMountInfo(text: string): MountEntry[] {
   return out;
 }
 
+/** Synchronous on purpose: procfs, see block-device.ts. */
 export async function readMountInfo(path = "/proc/self/mountinfo"): Promise<MountEntry[]> {
-  return parseMountInfo(await readFile(path, "utf8"));
+  return parseMountInfo(readFileSync(path, "utf8"));
 }
 
 /** The visible (last stacked) mount at exactly this path, if any. */
