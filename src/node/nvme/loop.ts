@@ -1,6 +1,7 @@
 // Loop transport: the simulator keeps each RouterOS disk as `<loopRoot>/<file-path>`; the node attaches
 // that file as a loop device. Used for tests, CI, csi-sanity and demos, where no NVMe/TCP target exists.
-import { access, readdir, realpath, stat } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { access, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { failedPrecondition, invalidArgument, notFound, unavailable } from "../../csi/errors.ts";
 import { PublishKey } from "../../csi/volume-context.ts";
@@ -58,8 +59,12 @@ export class LoopTransport implements Transport {
     return target.kind === "loop"; // parseTarget already confined it to the loop root
   }
 
+  #rootReal?: string;
+
+  /** The loop root with symlinks resolved, as backing_file shows it; resolved once, it does not move. */
   async #root(): Promise<string> {
-    return realpath(this.#o.loopRoot);
+    this.#rootReal ??= await realpath(this.#o.loopRoot);
+    return this.#rootReal;
   }
 
   async #backingPath(t: LoopTarget): Promise<string> {
@@ -90,7 +95,7 @@ export class LoopTransport implements Transport {
     const out: Array<{ name: string; backing: string }> = [];
     let entries: string[] = [];
     try {
-      entries = await readdir(join(this.#o.sysfsRoot, "block"));
+      entries = readdirSync(join(this.#o.sysfsRoot, "block")); // sysfs: synchronous, see block-device.ts
     } catch {
       return out;
     }

@@ -4,7 +4,7 @@
 //   /sys/class/nvme-subsystem/nvme-subsysN/{subsysnqn, nvmeC (controllers), nvmeNnM (multipath heads)}
 //   /sys/class/nvme/nvmeC/{subsysnqn, state, address, nvmeCnM (plain namespace), nvmeNcCnM (hidden path)}
 // A hidden multipath path `nvmeXcYnZ` (subsystem X, controller Y, namespace Z) is served by /dev/nvmeXnZ.
-import { readdir } from "node:fs/promises";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readSysfs } from "./block-device.ts";
 
@@ -31,9 +31,10 @@ const CTRL = /^nvme\d+$/;
 const NS = /^nvme(\d+)n(\d+)$/;
 const HIDDEN = /^nvme(\d+)c\d+n(\d+)$/;
 
+/** Synchronous on purpose: sysfs, see block-device.ts. */
 async function list(dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    return readdirSync(dir);
   } catch {
     return [];
   }
