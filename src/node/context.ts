@@ -10,7 +10,7 @@ import type { KeyedLock } from "../util/keyed-lock.ts";
 import type { VolumeBreakers } from "./breaker.ts";
 import type { HealthMode } from "./mount/fsck.ts";
 import { type MountEntry, readMountInfo } from "./mount/mountinfo.ts";
-import { findDeviceUsers } from "./nvme/device-usage.ts";
+import { findDeviceUsers, type OpenFileScan, scanOpenFiles } from "./nvme/device-usage.ts";
 import type { AttachTarget, BlockDevice, Transport } from "./nvme/transport.ts";
 
 export interface HostPaths {
@@ -45,14 +45,24 @@ export function mountEnv(nc: NodeContext) {
   return { mountinfoPath: nc.paths.mountinfoPath, procRoot: nc.paths.procRoot };
 }
 
-/** Everything that still uses a device (mounts other than `ignore`, holders, loop pins, open files). */
+/**
+ * Everything that still uses a device (mounts other than `ignore`, holders, loop pins, open files).
+ * `openFiles`: a scan of /proc started earlier with scanOpenFilesOf, for this same device.
+ */
 export function deviceUsers(
   nc: NodeContext,
   device: BlockDevice,
-  ignoreMountPoints: string[] = [],
+  opts: { ignoreMountPoints?: string[]; openFiles?: Promise<OpenFileScan> } = {},
 ): Promise<string[]> {
-  return findDeviceUsers(device.name, { ...nc.paths, ignoreMountPoints });
+  return findDeviceUsers(
+    device.name,
+    { ...nc.paths, ignoreMountPoints: opts.ignoreMountPoints ?? [] },
+    opts.openFiles,
+  );
 }
+
+export const scanOpenFilesOf = (nc: NodeContext, deviceName: string): Promise<OpenFileScan> =>
+  scanOpenFiles(deviceName, nc.paths);
 
 /** A path from a request that this driver creates or mounts: absolute, normalised, no control characters. */
 export function requestPath(value: string | undefined | null, field: string): string {

@@ -14,10 +14,12 @@ import {
   mounts,
   type NodeContext,
   requestPath,
+  scanOpenFilesOf,
 } from "./context.ts";
 import { unmountAll } from "./mount/mount.ts";
 import { mountAt } from "./mount/mountinfo.ts";
 import { deviceNameByNumbers, deviceNumbers, sameDev } from "./nvme/block-device.ts";
+import type { OpenFileScan } from "./nvme/device-usage.ts";
 import { livePublishedTargets } from "./publish.ts";
 import { removeStageState } from "./stage-state.ts";
 import { readState } from "./state-access.ts";
@@ -34,6 +36,7 @@ export async function nodeUnstageVolume(
     const all = await mounts(nc);
     const staged = mountAt(all, stagingPath);
     let mountedDevice: string | undefined;
+    let openFiles: Promise<OpenFileScan> | undefined;
     if (staged) {
       mountedDevice = await deviceNameByNumbers(nc.paths.sysfsRoot, staged);
       const published = all.filter((m) => sameDev(m, staged) && m.mountPoint !== stagingPath);
@@ -41,7 +44,13 @@ export async function nodeUnstageVolume(
         throw failedPrecondition(
           `volume ${volumeId} is still mounted at ${published.map((m) => m.mountPoint).join(", ")}; unpublish it first`,
         );
-      await unmountAll(stagingPath, mountEnv(nc));
+      const unmounted = unmountAll(stagingPath, mountEnv(nc));
+      // The open-file part of the in-use check runs while umount works (it starts once the command is on
+      // its way). umount opens no descriptor on the device, and a process holding one before the unmount
+      // still holds it after, so the scan sees what it would see afterwards. Mounts and holders are
+      // checked after the unmount, below.
+      if (mountedDevice) openFiles = scanOpenFilesOf(nc, mountedDevice);
+      await unmounted;
     }
     const state = await readState(nc, stagingPath);
     if (state && state.volumeId !== volumeId) {
@@ -63,7 +72,11 @@ export async function nodeUnstageVolume(
               `volume ${volumeId} is still published at ${live.join(", ")}; unpublish it first`,
             );
         }
-        const users = await deviceUsers(nc, dev);
+        const users = await deviceUsers(
+          nc,
+          dev,
+          dev.name === mountedDevice && openFiles ? { openFiles } : {},
+        );
         if (users.length)
           throw failedPrecondition(
             `volume ${volumeId}: ${dev.path} is still in use, so it was not detached: ${users.join("; ")}`,

@@ -29,7 +29,7 @@ async function deviceFamily(sysfsRoot: string, name: string): Promise<Array<{ na
   if (own) out.push({ name, ...own });
   let entries: string[] = [];
   try {
-    entries = await readdir(join(sysfsRoot, "class", "block", name));
+    entries = readdirSync(join(sysfsRoot, "class", "block", name));
   } catch {
     return out;
   }
@@ -46,7 +46,7 @@ async function holders(sysfsRoot: string, names: readonly string[]): Promise<str
   const out: string[] = [];
   for (const n of names) {
     try {
-      for (const h of await readdir(join(sysfsRoot, "class", "block", n, "holders")))
+      for (const h of readdirSync(join(sysfsRoot, "class", "block", n, "holders")))
         out.push(`held by ${h} (device-mapper/md on ${n})`);
     } catch {
       // no holders directory: nothing stacked on it
@@ -63,7 +63,7 @@ async function loopBackers(sysfsRoot: string, devs: readonly DevNumbers[]): Prom
   const out: string[] = [];
   let entries: string[] = [];
   try {
-    entries = await readdir(join(sysfsRoot, "block"));
+    entries = readdirSync(join(sysfsRoot, "block"));
   } catch {
     return out;
   }
@@ -72,6 +72,7 @@ async function loopBackers(sysfsRoot: string, devs: readonly DevNumbers[]): Prom
     const backing = await readSysfs(join(sysfsRoot, "block", e, "loop", "backing_file"));
     if (!backing) continue;
     try {
+      // Asynchronous: the backing file of somebody else's loop device may sit on a hung network filesystem.
       const st = await stat(backing, { bigint: true });
       if (st.isBlockDevice() && matches(devs, splitDev(st.rdev)))
         out.push(`loop device ${e} is attached to it (${backing})`);
@@ -134,11 +135,34 @@ async function openHandles(
   return { users, complete: true };
 }
 
+export interface OpenFileScan {
+  users: string[];
+  complete: boolean;
+}
+
+/**
+ * The /proc/*\/fd part of the check on its own: the only part whose cost grows with the node (a readlink
+ * and a stat per open descriptor, ~10 µs each). It starts on the next turn of the event loop, so a caller
+ * can start a command first (NodeUnstage: the unmount) and scan while the command runs; the scan is
+ * synchronous work on this thread and would otherwise delay sending the command.
+ */
+export async function scanOpenFiles(name: string, opts: DeviceUsageOptions): Promise<OpenFileScan> {
+  await new Promise((r) => setImmediate(r));
+  const family = await deviceFamily(opts.sysfsRoot, name);
+  if (family.length === 0) return { users: [], complete: true };
+  const deadline = Date.now() + (opts.scanTimeoutMs ?? 15_000);
+  return openHandles(opts.procRoot, family, opts.selfPid ?? process.pid, deadline);
+}
+
 /**
  * Human-readable list of everything using the block device `name` or its partitions; empty = unused.
- * A device that no longer exists has no users.
+ * A device that no longer exists has no users. `openFiles`: a scan of the same device started earlier.
  */
-export async function findDeviceUsers(name: string, opts: DeviceUsageOptions): Promise<string[]> {
+export async function findDeviceUsers(
+  name: string,
+  opts: DeviceUsageOptions,
+  openFiles?: Promise<OpenFileScan>,
+): Promise<string[]> {
   const family = await deviceFamily(opts.sysfsRoot, name);
   if (family.length === 0) return [];
   const ignore = new Set(opts.ignoreMountPoints ?? []);
@@ -154,8 +178,7 @@ export async function findDeviceUsers(name: string, opts: DeviceUsageOptions): P
     )),
   );
   users.push(...(await loopBackers(opts.sysfsRoot, family)));
-  const deadline = Date.now() + (opts.scanTimeoutMs ?? 15_000);
-  const scan = await openHandles(opts.procRoot, family, opts.selfPid ?? process.pid, deadline);
+  const scan = await (openFiles ?? scanOpenFiles(name, opts));
   users.push(...scan.users);
   if (!scan.complete)
     users.push(`the scan of ${opts.procRoot}/*/fd did not finish, so the device is treated as in use`);
