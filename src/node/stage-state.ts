@@ -8,7 +8,8 @@
 // never part of the user's filesystem. It is only read or written while the staging path is NOT a mount
 // point (callers check), otherwise it would be a file inside the user's filesystem.
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 
@@ -43,26 +44,38 @@ export type StageState = z.infer<typeof stateSchema>;
 
 export class StateFileError extends Error {}
 
+// The file is small and lives on the kubelet's own disk, never on a volume: plain reads, writes and renames
+// are synchronous (microseconds, where each fs/promises call is a ~60-300 µs thread-pool round trip).
+// Only fsync, which can wait on a busy disk, goes through the thread pool.
+
 /** The state in stagingPath, undefined when there is none; StateFileError when it is unreadable. */
 export async function readStageState(stagingPath: string): Promise<StageState | undefined> {
+  const path = join(stagingPath, STATE_FILE);
   let text: string;
   try {
-    text = await readFile(join(stagingPath, STATE_FILE), "utf8");
+    text = readFileSync(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR")
       return undefined;
-    throw new StateFileError(`cannot read ${join(stagingPath, STATE_FILE)}: ${(err as Error).message}`);
+    throw new StateFileError(`cannot read ${path}: ${(err as Error).message}`);
   }
+  // Empty or zero-filled: written without fsync (see writeStageState) just before the node crashed. Such a
+  // record described attachments and mounts that the crash ended, so there is nothing left to describe.
+  if (/^\0*$/.test(text)) return undefined;
   try {
     return stateSchema.parse(JSON.parse(text));
   } catch (err) {
-    throw new StateFileError(
-      `${join(stagingPath, STATE_FILE)} is not a valid rds-csi state file: ${(err as Error).message}`,
-    );
+    throw new StateFileError(`${path} is not a valid rds-csi state file: ${(err as Error).message}`);
   }
 }
 
-/** Atomic replace: write a temporary file, fsync, rename over, fsync the directory. */
+/**
+ * Atomic replace: write a temporary file and rename it over the old one, so a reader sees the old or the
+ * new record, never a mix. Durable (fsync of file and directory, ~1 ms or more) only for a record with
+ * `formatting: true`: that marker must be on disk before mkfs writes the first byte, because it is what
+ * allows formatting a half-made filesystem again after a power loss. Every other field describes
+ * attachments and mounts, which a power loss ends anyway; losing their last update is harmless.
+ */
 export async function writeStageState(
   stagingPath: string,
   state: Omit<StageState, "updatedAt" | "version">,
@@ -70,14 +83,20 @@ export async function writeStageState(
   const full: StageState = { version: 1, ...state, updatedAt: new Date().toISOString() };
   const final = join(stagingPath, STATE_FILE);
   const tmp = `${final}.${randomBytes(4).toString("hex")}.tmp`;
+  const text = `${JSON.stringify(full, null, 2)}\n`;
+  if (!full.formatting) {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, final);
+    return full;
+  }
   const fh = await open(tmp, "w", 0o600);
   try {
-    await fh.writeFile(`${JSON.stringify(full, null, 2)}\n`);
+    await fh.writeFile(text);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, final);
+  renameSync(tmp, final);
   const dir = await open(stagingPath, "r");
   try {
     await dir.sync();
@@ -88,5 +107,5 @@ export async function writeStageState(
 }
 
 export async function removeStageState(stagingPath: string): Promise<void> {
-  await rm(join(stagingPath, STATE_FILE), { force: true });
+  rmSync(join(stagingPath, STATE_FILE), { force: true });
 }

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../../src/csi/errors.ts";
 import type { NodeStageVolumeRequest__Output } from "../../src/csi/generated/csi/v1/NodeStageVolumeRequest.ts";
 import type { BreakerEvent } from "../../src/node/breaker.ts";
+import { readExtSuperblock } from "../../src/node/mount/superblock.ts";
 import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
 import { LoopTransport } from "../../src/node/nvme/loop.ts";
 import type { Transport } from "../../src/node/nvme/transport.ts";
@@ -130,6 +131,7 @@ describe("existing filesystems", () => {
     );
     const crashed = join(root, "pool/crashed.img");
     expect(sh("dumpe2fs", ["-h", crashed])).toMatch(/Filesystem features:.*needs_recovery/);
+    expect((await readExtSuperblock(crashed))?.needsRecovery).toBe(true); // the driver reads what dumpe2fs shows
     const req = stageReq("crashed", "pool/crashed.img");
     await svc.NodeStageVolume(req, ctx());
     expect(await readFile(join(req.staging_target_path, "journaled.txt"), "utf8")).toBe("in the journal");
@@ -138,6 +140,7 @@ describe("existing filesystems", () => {
       ctx(),
     );
     expect(sh("dumpe2fs", ["-h", crashed])).not.toMatch(/needs_recovery/);
+    expect((await readExtSuperblock(crashed))?.needsRecovery).toBe(false);
     expect(sh("e2fsck", ["-f", "-n", crashed])).toMatch(/clean|files/);
   });
 
@@ -276,6 +279,26 @@ describe("crash recovery", () => {
     expect(loopsUnder(root)).toEqual([loop.replace("/dev/", "")]);
     await svc.NodeUnstageVolume({ volume_id: "pre", staging_target_path: req.staging_target_path }, ctx());
     expect(loopsUnder(root)).toEqual([]);
+  });
+
+  it("treats a state file torn by a power loss (empty or zero-filled) as no record, and any other damage as an error", async () => {
+    const path = await createImage(root, "pool/torn.img", 64 * MiB);
+    const req = stageReq("torn", "pool/torn.img");
+    await mkdir(req.staging_target_path, { recursive: true });
+    const file = join(req.staging_target_path, STATE_FILE);
+    for (const torn of ["", "\0".repeat(300)]) {
+      await writeFile(file, torn);
+      await svc.NodeStageVolume(req, ctx());
+      expect(isMounted(req.staging_target_path)).toBe(true);
+      await svc.NodeUnstageVolume({ volume_id: "torn", staging_target_path: req.staging_target_path }, ctx());
+      expect(loopsUnder(root)).toEqual([]);
+    }
+    await writeFile(file, '{"version":1,"volumeId":"torn","acc');
+    const r = await codeOf(svc.NodeStageVolume(req, ctx()));
+    expect(r.code).toBe(Code.FAILED_PRECONDITION);
+    expect(r.message).toMatch(/not a valid rds-csi state file/);
+    expect(loopsUnder(root)).toEqual([]);
+    expect(spawnSync("blkid", ["-p", path]).status).toBe(0); // formatted by the first stage, left alone since
   });
 
   it("unstages a mount that has no state file by asking the transport whose device it is", async () => {
