@@ -17,11 +17,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connectCsi } from "../src/csi/client.ts";
 import type { VolumeCapability } from "../src/csi/generated/csi/v1/VolumeCapability.ts";
-import { createIdentityService } from "../src/csi/identity.ts";
-import { CsiServer } from "../src/csi/server.ts";
 import { PublishKey } from "../src/csi/volume-context.ts";
-import { createNodeService } from "../src/node/node-service.ts";
-import { silentLogger } from "../src/observability/logger.ts";
 import { fmtMs, interleaved, median, percentile } from "./stats.ts";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
@@ -36,7 +32,6 @@ const cap: VolumeCapability = {
 const SHELL_CYCLE = `set -e
 dev=$(losetup --find --show --direct-io=off "$1")
 blkid -p -o export "$dev" >/dev/null
-dumpe2fs -h "$dev" >/dev/null 2>&1
 e2fsck -f -n "$dev" >/dev/null 2>&1
 mount -t ext4 "$dev" "$2"
 mkdir -p "$3"
@@ -74,23 +69,31 @@ export async function benchNode(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "bench-node-"));
   const loopRoot = join(work, "rds");
   try {
-    // --- latency: driver vs shell, same backing file, interleaved
+    // The real node plugin (`rds-csi node`, default log level), in its own process as kubelet sees it.
     const rel = image(loopRoot, "pvc-latency", GiB);
-    const node = createNodeService({ nodeId: "bench", transport: "loop", loopRoot, log: silentLogger });
-    await node.start();
-    const server = new CsiServer(
-      {
-        identity: createIdentityService({
-          driverName: "rds.csi.mikrotik.com",
-          hasController: false,
-          readinessChecks: [],
-        }),
-        node,
-      },
-      silentLogger,
+    const sock = join(work, "csi.sock");
+    const child = spawn(
+      join(ROOT, "bin", "rds-csi"),
+      [
+        "node",
+        "--endpoint",
+        `unix://${sock}`,
+        "--node-id",
+        "bench",
+        "--transport",
+        "loop",
+        "--loop-root",
+        loopRoot,
+      ],
+      { stdio: "ignore" },
     );
-    const endpoint = await server.listen(`unix://${join(work, "csi.sock")}`);
-    const csi = connectCsi(endpoint);
+    await waitFor(sock, child);
+    const csi = connectCsi(`unix://${sock}`);
+    await csi.identity.GetPluginInfo({});
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = rssKiB(child.pid!);
+
+    // --- latency: driver vs shell, same backing file, interleaved
     const staging = join(work, "staging");
     const target = join(work, "pods", "p", "vol");
     mkdirSync(staging, { recursive: true });
@@ -130,7 +133,7 @@ export async function benchNode(): Promise<void> {
         c.on("exit", (code) => (code === 0 ? res() : rej(new Error(`shell cycle exit ${code}`))));
       });
     };
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       await driverCycle();
       await shellCycle();
     }
@@ -139,42 +142,17 @@ export async function benchNode(): Promise<void> {
       "\n## Node: NodeStage + NodePublish + NodeUnpublish + NodeUnstage (existing 1 GiB ext4, loop transport)",
     );
     console.log(
-      `${ITERATIONS} interleaved iterations; the shell script runs the same tools in the same order.\n`,
+      `${ITERATIONS} interleaved iterations. The driver is the \`rds-csi node\` process, called over its unix socket; ` +
+        "the shell script runs the same tools in the same order.\n",
     );
     console.log("| path | median | p90 | overhead (median) |");
     console.log("|---|---|---|---|");
     console.log(
-      `| driver (gRPC → node service) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${((median(driver) / median(shell) - 1) * 100).toFixed(1)}% |`,
+      `| driver (gRPC → rds-csi node) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${((median(driver) / median(shell) - 1) * 100).toFixed(1)}% |`,
     );
     console.log(`| shell script | ${fmtMs(median(shell))} | ${fmtMs(percentile(shell, 90))} | |`);
-    csi.close();
-    await server.shutdown(1000);
-    await node.close();
 
-    // --- memory: the real node plugin process, idle and with 20 volumes staged + published concurrently
-    const sock = join(work, "mem.sock");
-    const child = spawn(
-      join(ROOT, "bin", "rds-csi"),
-      [
-        "node",
-        "--endpoint",
-        `unix://${sock}`,
-        "--node-id",
-        "bench",
-        "--transport",
-        "loop",
-        "--loop-root",
-        loopRoot,
-        "--log-level",
-        "warn",
-      ],
-      { stdio: "ignore" },
-    );
-    await waitFor(sock, child);
-    const c2 = connectCsi(`unix://${sock}`);
-    await c2.identity.GetPluginInfo({});
-    await new Promise((r) => setTimeout(r, 1000));
-    const idle = rssKiB(child.pid!);
+    // --- memory: idle (above) and with 20 volumes staged + published concurrently
     const vols = Array.from({ length: 20 }, (_, i) => ({
       id: `pvc-mem-${i}`,
       rel: image(loopRoot, `pvc-mem-${i}`, 256 * 1024 * 1024, false),
@@ -189,13 +167,13 @@ export async function benchNode(): Promise<void> {
         const pc = { ...publishContext, [PublishKey.filePath]: v.rel };
         const st = join(work, "mem", v.id, "staging");
         mkdirSync(st, { recursive: true });
-        await c2.node.NodeStageVolume({
+        await csi.node.NodeStageVolume({
           volume_id: v.id,
           staging_target_path: st,
           volume_capability: cap,
           publish_context: pc,
         });
-        await c2.node.NodePublishVolume({
+        await csi.node.NodePublishVolume({
           volume_id: v.id,
           staging_target_path: st,
           target_path: join(work, "mem", v.id, "target"),
@@ -208,11 +186,11 @@ export async function benchNode(): Promise<void> {
     const busy = rssKiB(child.pid!);
     await Promise.all(
       vols.map(async (v) => {
-        await c2.node.NodeUnpublishVolume({
+        await csi.node.NodeUnpublishVolume({
           volume_id: v.id,
           target_path: join(work, "mem", v.id, "target"),
         });
-        await c2.node.NodeUnstageVolume({
+        await csi.node.NodeUnstageVolume({
           volume_id: v.id,
           staging_target_path: join(work, "mem", v.id, "staging"),
         });
@@ -229,7 +207,7 @@ export async function benchNode(): Promise<void> {
     );
     console.log(`| with 20 volumes staged and published | ${(busy / 1024).toFixed(1)} MiB |`);
     console.log(`| after unpublishing and unstaging all 20 | ${(after / 1024).toFixed(1)} MiB |`);
-    c2.close();
+    csi.close();
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
   } finally {

@@ -33,7 +33,6 @@ while [ -z "$dev" ]; do
   [ -n "$dev" ] || sleep 0.05
 done
 blkid -p -o export "$dev" >/dev/null
-dumpe2fs -h "$dev" >/dev/null 2>&1
 e2fsck -f -n "$dev" >/dev/null 2>&1
 mkdir -p "$staging"
 mount -t ext4 -o errors=remount-ro "$dev" "$staging"
