@@ -127,11 +127,8 @@ export function resolveExecutable(file: string): string | undefined {
   return undefined;
 }
 
-/** The environment a command gets: ours at this moment, in the C locale (tool output is parsed). */
-function commandEnv(): { env: NodeJS.ProcessEnv; key: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C" };
-  return { env, key: JSON.stringify(env) };
-}
+/** The environment commands get: ours, in the C locale (tool output is parsed). */
+const commandEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: "C" });
 
 function readOutput(path: string): string {
   try {
@@ -152,22 +149,23 @@ class Helper {
   #onLost?: (why: string, neverStarted: boolean) => void;
   #spawned = false;
   gone = false;
-  /** The environment it was started with; commands run in it. */
-  readonly envKey: string;
+  /** Which snapshot of the environment it runs commands in (ExecHelperPool.environmentChanged). */
+  readonly generation: number;
 
   constructor(
     prefix: string,
-    env: { env: NodeJS.ProcessEnv; key: string },
+    env: NodeJS.ProcessEnv,
+    generation: number,
     onIdle: (h: Helper) => void,
     onGone: (h: Helper) => void,
   ) {
-    this.envKey = env.key;
+    this.generation = generation;
     this.#prefix = prefix;
     this.#onIdle = onIdle;
     this.#onGone = onGone;
     this.#child = spawn("bash", ["--noprofile", "--norc", "-c", SCRIPT, "rds-csi-exec", prefix], {
       stdio: ["pipe", "pipe", "ignore"],
-      env: env.env,
+      env,
     });
     // Idle helpers must not keep the process alive; a running command keeps its own timer.
     this.#child.unref();
@@ -300,6 +298,8 @@ export class ExecHelperPool {
   #dir: string | undefined;
   #seq = 0;
   #broken = false;
+  #env: NodeJS.ProcessEnv | undefined;
+  #generation = 0;
 
   constructor(opts: { max?: number; maxIdle?: number } = {}) {
     this.#max = opts.max ?? 16;
@@ -313,16 +313,19 @@ export class ExecHelperPool {
   /** undefined: no helper available (pool full, or bash cannot be started); spawn directly instead. */
   run(exe: string, r: HelperRun): Promise<HelperOutcome> | undefined {
     if (this.#broken) return undefined;
-    // A helper runs commands in the environment it started with; when ours changed since (tests set
-    // PATH and variables for fake tools), idle helpers with the old one are replaced.
-    const env = commandEnv();
-    let h = this.#idle.pop();
-    while (h && h.envKey !== env.key) {
-      h.retire();
-      h = this.#idle.pop();
-    }
-    h ??= this.#start(env);
+    const h = this.#idle.pop() ?? this.#start();
     return h?.run(exe, r);
+  }
+
+  /**
+   * Helpers run commands in a snapshot of the environment taken when they start: copying the environment
+   * for every command costs 25-100 µs. After changing process.env (tests do, for fake tools), call this;
+   * idle helpers are replaced and busy ones retire when their command ends.
+   */
+  environmentChanged(): void {
+    this.#env = undefined;
+    this.#generation++;
+    for (const h of this.#idle.splice(0)) h.retire();
   }
 
   /** bash could not be started here: stop trying and let every command spawn directly. */
@@ -331,7 +334,7 @@ export class ExecHelperPool {
     this.close();
   }
 
-  #start(env: { env: NodeJS.ProcessEnv; key: string }): Helper | undefined {
+  #start(): Helper | undefined {
     if (this.#all.size >= this.#max) return undefined;
     try {
       if (!this.#dir) {
@@ -341,10 +344,11 @@ export class ExecHelperPool {
       }
       const h = new Helper(
         join(this.#dir, String(this.#seq++)),
-        env,
+        (this.#env ??= commandEnv()),
+        this.#generation,
         (idle) => {
           if (idle.gone) return;
-          if (this.#idle.length >= this.#maxIdle || idle.envKey !== commandEnv().key) idle.retire();
+          if (this.#idle.length >= this.#maxIdle || idle.generation !== this.#generation) idle.retire();
           else this.#idle.push(idle);
         },
         (gone) => {

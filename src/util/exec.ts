@@ -46,6 +46,12 @@ export function setExecMode(m: ExecMode): void {
   if (m === "direct") pool.close();
 }
 
+/**
+ * Commands started through helpers run in the environment of the moment the helper started, not of the
+ * moment of the call (see ExecHelperPool.environmentChanged). Call this after changing process.env.
+ */
+export const execEnvironmentChanged = (): void => pool.environmentChanged();
+
 /** Helper processes currently alive (tests). */
 export const execHelperCount = (): number => pool.size;
 
@@ -84,6 +90,8 @@ export async function run(
   if (!pending) return runDirect(file, args, opts);
   const o = await pending;
   const durationMs = performance.now() - started;
+  if (process.env.TRACE)
+    process.stderr.write(`exec ${file} ${args[0]} ${started.toFixed(2)} ${durationMs.toFixed(2)}\n`);
   switch (o.kind) {
     case "aborted":
       throw Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR" });

@@ -15,6 +15,7 @@ import { isOrphaned, scanNvme, subsystemOfNamespace } from "../../src/node/nvme/
 import { NvmeTcpTransport } from "../../src/node/nvme/nvme-tcp.ts";
 import type { AttachTarget } from "../../src/node/nvme/transport.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
+import { execEnvironmentChanged } from "../../src/util/exec.ts";
 import {
   capOut,
   cleanupWorkdir,
@@ -106,6 +107,7 @@ beforeEach(async () => {
   process.env.FAKE_NVME_LOG = log;
   delete process.env.FAKE_NVME_MODE;
   delete process.env.FAKE_NVME_DEVNUM;
+  execEnvironmentChanged(); // helpers run tools in a snapshot of the environment
 });
 
 afterEach(async () => {
@@ -121,6 +123,7 @@ afterEach(async () => {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
   }
+  execEnvironmentChanged();
   await cleanupWorkdir(dir);
 });
 
@@ -186,6 +189,7 @@ describe("nvme-tcp transport (fake nvme-cli)", () => {
     await subsystem(0, `${PREFIX}vol1`, ["nvme0", "nvme0n1"]);
     await blockDev("nvme0n1", "240:0");
     process.env.FAKE_NVME_MODE = "already";
+    execEnvironmentChanged(); // helpers run tools in a snapshot of the environment
     const d = await transport().attach(target("vol1"), new AbortController().signal);
     expect(d.name).toBe("nvme0n1");
   });
@@ -201,6 +205,7 @@ describe("nvme-tcp transport (fake nvme-cli)", () => {
 
   it("times out cleanly when the namespace never appears, and disconnects again", async () => {
     process.env.FAKE_NVME_MODE = "no-namespace";
+    execEnvironmentChanged(); // helpers run tools in a snapshot of the environment
     const r = await codeOf(
       transport({ deviceTimeoutMs: 300 }).attach(target("vol1"), new AbortController().signal),
     );
@@ -212,6 +217,7 @@ describe("nvme-tcp transport (fake nvme-cli)", () => {
 
   it("reports a refused connection as UNAVAILABLE with nvme-cli's words", async () => {
     process.env.FAKE_NVME_MODE = "fail";
+    execEnvironmentChanged(); // helpers run tools in a snapshot of the environment
     const r = await codeOf(transport().attach(target("vol1"), new AbortController().signal));
     expect(r.code).toBe(Code.UNAVAILABLE);
     expect(r.message).toMatch(/Connection refused/);
@@ -277,6 +283,7 @@ describe("nvme-tcp transport (fake nvme-cli)", () => {
     "refuses to start on this host (no NVMe/TCP) with a fix in the message",
     async () => {
       process.env.PATH = savedEnv.PATH;
+      execEnvironmentChanged(); // helpers run tools in a snapshot of the environment
       const svc = createNodeService({
         nodeId: "node-a",
         transport: "nvme-tcp",
@@ -302,6 +309,7 @@ describe("staging through the nvme-tcp transport", () => {
     const devnum = readFileSync(`/sys/class/block/${loop.slice(5)}/dev`, "utf8").trim();
     process.env.FAKE_NVME_DEVNUM = devnum;
     process.env.FAKE_NVME_SECTORS = String((64 * MiB) / 512);
+    execEnvironmentChanged(); // helpers run tools in a snapshot of the environment
     await mkdir(join(sysfs, "module", "nvme_tcp"), { recursive: true });
     await writeFile(join(dev, "nvme-fabrics"), "");
     const svc = createNodeService({

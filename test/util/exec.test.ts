@@ -6,7 +6,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ExecError, type ExecMode, execHelperCount, run, setExecMode } from "../../src/util/exec.ts";
+import {
+  ExecError,
+  type ExecMode,
+  execEnvironmentChanged,
+  execHelperCount,
+  run,
+  setExecMode,
+} from "../../src/util/exec.ts";
 
 let dir: string;
 const stragglers: number[] = [];
@@ -72,12 +79,15 @@ describe.each<ExecMode>(["helper", "direct"])("run() through %s", (mode) => {
     expect(err.code).toBe("ENOENT");
   });
 
-  it("runs in the current environment, in the C locale", async () => {
+  it("runs in the environment as of the last execEnvironmentChanged(), in the C locale", async () => {
     process.env.RDS_CSI_EXEC_TEST = "one";
+    execEnvironmentChanged();
     expect((await run("sh", ["-c", 'echo "$RDS_CSI_EXEC_TEST $LC_ALL"'])).stdout).toBe("one C\n");
     process.env.RDS_CSI_EXEC_TEST = "two";
+    execEnvironmentChanged();
     expect((await run("sh", ["-c", 'echo "$RDS_CSI_EXEC_TEST"'])).stdout).toBe("two\n");
     delete process.env.RDS_CSI_EXEC_TEST;
+    execEnvironmentChanged();
   });
 
   it("kills a command at its deadline and says so", async () => {
