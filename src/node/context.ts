@@ -1,6 +1,6 @@
 // What every node RPC shares: options, the transport, locks, breakers, and helpers over the host's
 // view (mountinfo, sysfs, /proc) — all rooted at configurable paths so tests can point them elsewhere.
-import { realpath } from "node:fs/promises";
+import { realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { aborted, invalidArgument, notFound, required } from "../csi/errors.ts";
 import type { CallContext } from "../csi/types.ts";
@@ -77,10 +77,15 @@ export function requestPath(value: string | undefined | null, field: string): st
  * The path as mountinfo shows it: symlinks in existing components resolved (kubelet's root dir is a
  * symlink on some distributions), missing trailing components kept. Without this a symlinked staging
  * path would never match its mount and every retry would stack another mount on it.
+ *
+ * Metadata calls on request paths (realpath, lstat, mkdir, rmdir, unlink) are synchronous throughout the
+ * node service: the paths are directories on the kubelet's own disk, or mount points whose root inode
+ * the mount pins in memory, so these calls never wait on a volume's device. They take microseconds where
+ * a thread-pool round trip takes ~60 µs. Reads of a volume's contents or superblock stay asynchronous.
  */
 export async function canonical(path: string): Promise<string> {
   try {
-    return await realpath(path);
+    return realpathSync(path);
   } catch {
     const parent = dirname(path);
     return parent === path ? path : join(await canonical(parent), basename(path));

@@ -3,7 +3,16 @@
 // Block: a block device node (mknod with the device's major:minor) at the target path. Bind-mounting
 // the /dev node instead made rds-csi's nodes propagate ~2000 devtmpfs mounts and run out of memory
 // (prior-art §9); a device node is a plain file, and kubelet can still `losetup` it to pin the device.
-import { lstat, mkdir, readdir, rmdir, unlink } from "node:fs/promises";
+// Metadata calls on the target path are synchronous: see canonical() in context.ts.
+import {
+  type BigIntStats,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmdirSync,
+  type Stats,
+  unlinkSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
@@ -24,6 +33,17 @@ import {
 } from "./nvme/block-device.ts";
 import { writeStageState } from "./stage-state.ts";
 import { readState } from "./state-access.ts";
+
+/** lstat, or undefined when the path cannot be looked at (missing, or a component is not a directory). */
+function statOrNone(path: string): Stats | undefined;
+function statOrNone(path: string, bigint: true): BigIntStats | undefined;
+function statOrNone(path: string, bigint = false): Stats | BigIntStats | undefined {
+  try {
+    return bigint ? lstatSync(path, { bigint: true }) : lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 interface PublishRequest {
   volumeId: string;
@@ -93,9 +113,9 @@ async function publishFilesystem(nc: NodeContext, r: PublishRequest): Promise<Re
         `volume ${r.volumeId} has access mode SINGLE_NODE_SINGLE_WRITER and is already published at ${others[0]?.mountPoint}`,
       );
   }
-  const st = await lstat(r.targetPath).catch(() => undefined);
+  const st = statOrNone(r.targetPath);
   if (st && !st.isDirectory()) throw alreadyExists(`${r.targetPath} exists and is not a directory`);
-  await mkdir(r.targetPath, { recursive: true, mode: 0o750 });
+  mkdirSync(r.targetPath, { recursive: true, mode: 0o750 });
   const bindFlags = perMountFlags(r.flags).filter((f) => f !== "ro" && f !== "rw");
   await bindMount(r.stagingPath, r.targetPath, r.readOnly ? ["ro", ...bindFlags] : bindFlags, mountEnv(nc));
   return {};
@@ -134,7 +154,7 @@ async function publishBlock(nc: NodeContext, r: PublishRequest): Promise<Record<
   const nums = await deviceNumbers(nc.paths.sysfsRoot, dev.name);
   if (!nums) throw unavailable(`device ${dev.name} of volume ${r.volumeId} disappeared`);
 
-  const st = await lstat(r.targetPath, { bigint: true }).catch(() => undefined);
+  const st = statOrNone(r.targetPath, true);
   let done = false;
   if (st?.isBlockDevice()) {
     const cur = await blockNodeNumbers(r.targetPath);
@@ -150,12 +170,12 @@ async function publishBlock(nc: NodeContext, r: PublishRequest): Promise<Record<
         `${r.targetPath} is a device node for ${devString(cur)}, not for volume ${r.volumeId}`,
       );
     } else {
-      await unlink(r.targetPath); // a node for a device that no longer exists (renumbered after a reconnect)
+      unlinkSync(r.targetPath); // a node for a device that no longer exists (renumbered after a reconnect)
     }
   } else if (st?.isFile() && st.size === 0n) {
-    await unlink(r.targetPath); // an empty placeholder file
-  } else if (st?.isDirectory() && (await readdir(r.targetPath)).length === 0) {
-    await rmdir(r.targetPath);
+    unlinkSync(r.targetPath); // an empty placeholder file
+  } else if (st?.isDirectory() && readdirSync(r.targetPath).length === 0) {
+    rmdirSync(r.targetPath);
   } else if (st) {
     throw alreadyExists(`${r.targetPath} exists and is not a device node of volume ${r.volumeId}`);
   }
@@ -166,7 +186,7 @@ async function publishBlock(nc: NodeContext, r: PublishRequest): Promise<Record<
       throw failedPrecondition(
         `volume ${r.volumeId} has access mode SINGLE_NODE_SINGLE_WRITER and is already published at ${others[0]}`,
       );
-    await mkdir(dirname(r.targetPath), { recursive: true, mode: 0o750 });
+    mkdirSync(dirname(r.targetPath), { recursive: true, mode: 0o750 });
     const mode = r.readOnly ? "0440" : "0660";
     const res = await run("mknod", ["-m", mode, r.targetPath, "b", String(nums.major), String(nums.minor)], {
       timeoutMs: 10_000,
@@ -187,20 +207,24 @@ export async function nodeUnpublishVolume(
   const requested = requestPath(req.target_path, "target_path");
   return exclusive(nc, volumeId, { breaker: false }, async () => {
     const targetPath = await canonical(requested);
-    if (!(await lstat(targetPath).catch(() => undefined))) return {};
+    // A target with a dead device under it: lstat of the mount point itself never touches the device.
+    if (!statOrNone(targetPath)) return {};
     if (mountAt(await mounts(nc), targetPath)) await unmountAll(targetPath, mountEnv(nc));
-    const st = await lstat(targetPath).catch(() => undefined);
+    const st = statOrNone(targetPath);
     if (!st) return {};
     // Remove only what this driver creates: a device node, an (empty) directory, an empty placeholder.
-    if (st.isBlockDevice() || (st.isFile() && st.size === 0)) await unlink(targetPath);
+    if (st.isBlockDevice() || (st.isFile() && st.size === 0)) unlinkSync(targetPath);
     else if (st.isDirectory()) {
-      await rmdir(targetPath).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOTEMPTY" || err.code === "EEXIST")
+      try {
+        rmdirSync(targetPath);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOTEMPTY" || code === "EEXIST")
           throw failedPrecondition(
             `${targetPath} is not a mount point and not empty; not deleting anything in it`,
           );
-        if (err.code !== "ENOENT") throw err;
-      });
+        if (code !== "ENOENT") throw err;
+      }
     } else throw failedPrecondition(`${targetPath} is not something this driver creates; left in place`);
     return {};
   });

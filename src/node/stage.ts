@@ -6,7 +6,7 @@
 //   5. mount at the staging path.
 // A failure after attach rolls the attachment back when nothing uses the device, so a refused volume
 // (corrupt filesystem, unknown contents) is left exactly as it was and not attached.
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
 import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
@@ -103,7 +103,7 @@ async function stageBlock(
     throw alreadyExists(
       `staging path ${stagingPath} holds a mounted filesystem; volume ${volumeId} was requested as a block volume`,
     );
-  await mkdir(stagingPath, { recursive: true, mode: 0o750 });
+  mkdirSync(stagingPath, { recursive: true, mode: 0o750 }); // synchronous: see canonical() in context.ts
   const prev = await readState(nc, stagingPath);
   const mismatch = stateMismatch(nc, prev, volumeId, "block", target);
   if (mismatch) throw alreadyExists(mismatch);
@@ -132,7 +132,7 @@ async function stageFilesystem(
 ): Promise<Record<string, never>> {
   const staged = mountAt(await mounts(nc), r.stagingPath);
   if (staged && (await verifyExistingStage(nc, r, staged)) === "done") return {};
-  await mkdir(r.stagingPath, { recursive: true, mode: 0o750 });
+  mkdirSync(r.stagingPath, { recursive: true, mode: 0o750 }); // synchronous: see canonical() in context.ts
   const prev = await readState(nc, r.stagingPath);
   const mismatch = stateMismatch(nc, prev, r.volumeId, "mount", r.target);
   if (mismatch) throw alreadyExists(mismatch);
@@ -218,6 +218,7 @@ async function prepareFilesystem(
     signal: ctx.signal,
   });
   let fsType = r.fsType;
+  let knownFsBytes: number | undefined; // from the health check's superblock read, when it made one
   switch (probe.kind) {
     case "formatted": {
       fsType = probe.fsType;
@@ -245,6 +246,7 @@ async function prepareFilesystem(
         throw unavailable(
           `could not check the ${fsType} filesystem of volume ${r.volumeId}: ${health.reason}`,
         );
+      if (health.kind === "healthy") knownFsBytes = health.fsBytes;
       log.info(
         {
           fsType,
@@ -283,7 +285,8 @@ async function prepareFilesystem(
     stageMountOptions(fsType, r.flags, r.readOnly),
     mountEnv(nc),
   );
-  if (probe.kind === "formatted" && !r.readOnly) await growIfSmaller(nc, r, dev, fsType, sizeBytes);
+  if (probe.kind === "formatted" && !r.readOnly)
+    await growIfSmaller(nc, r, dev, fsType, sizeBytes, knownFsBytes);
   return state;
 }
 
@@ -296,8 +299,11 @@ async function growIfSmaller(
   dev: BlockDevice,
   fsType: string,
   deviceBytes: number,
+  knownFsBytes: number | undefined,
 ): Promise<void> {
-  const fsBytes = await filesystemBytes(dev.path, fsType);
+  // A journal replay at mount could in principle change the size (an interrupted online resize), so only
+  // a size read from a filesystem that needed no replay is reused.
+  const fsBytes = knownFsBytes ?? (await filesystemBytes(dev.path, fsType));
   if (fsBytes === undefined || deviceBytes - fsBytes < 1024 * 1024) return;
   try {
     await growFilesystem(fsType, dev.path, r.stagingPath);

@@ -18,7 +18,8 @@ import { isExt, readExtSuperblock } from "./superblock.ts";
 export type HealthMode = "full" | "flagged" | "off";
 
 export type HealthResult =
-  | { kind: "healthy"; detail: string }
+  /** fsBytes: the size its superblock records, when the check read it (saves reading it again). */
+  | { kind: "healthy"; detail: string; fsBytes?: number }
   | { kind: "needs-replay"; detail: string }
   | { kind: "corrupt"; summary: string }
   | { kind: "unknown"; reason: string };
@@ -49,11 +50,11 @@ async function checkExt(device: string, opts: HealthOptions): Promise<HealthResu
   const out = `${r.stdout}\n${r.stderr}`;
   // e2fsck exit bits: 1 corrected, 2 reboot, 4 left uncorrected, 8 operational error, 16 usage, 32 cancelled, 128 library.
   const code = r.code ?? 255;
-  if (code === 0) return { kind: "healthy", detail: summary(out, 2) };
+  if (code === 0) return { kind: "healthy", detail: summary(out, 2), fsBytes: sb.bytes };
   if (code & (8 | 16 | 32 | 128))
     return { kind: "unknown", reason: `e2fsck -n exit status ${code}: ${summary(out, 4)}` };
   if (code & 4) return { kind: "corrupt", summary: summary(out) };
-  return { kind: "healthy", detail: `e2fsck -n exit status ${code}: ${summary(out, 2)}` };
+  return { kind: "healthy", detail: `e2fsck -n exit status ${code}: ${summary(out, 2)}`, fsBytes: sb.bytes };
 }
 
 const XFS_DIRTY_LOG = /valuable metadata changes in a log/i;
