@@ -21,6 +21,7 @@ import { createLogger, type Logger } from "../observability/logger.ts";
 import { startMetricsServer } from "../observability/metrics-server.ts";
 import { createRdsClient } from "../rds/client.ts";
 import type { RdsClient } from "../rds/types.ts";
+import { setExecMode } from "../util/exec.ts";
 
 export interface RunningDriver {
   endpoint: string;
@@ -92,6 +93,7 @@ export async function startDriver(
     readiness.push(() => client.ping());
   }
   if (withNode) {
+    if (!config.execHelpers) setExecMode("direct");
     node = createNodeService({
       nodeId: config.nodeId!,
       driverName: config.driverName,

@@ -29,6 +29,7 @@ export const FLAGS = {
   "loop-root": "loopRoot",
   "host-nqn": "hostNqn",
   "max-volumes-per-node": "maxVolumesPerNode",
+  "exec-helpers": "execHelpers",
 } as const satisfies Record<string, keyof Config>;
 
 const BOOLEAN_FLAGS = new Set(["rds-insecure-skip-host-key-check"]);

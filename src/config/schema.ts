@@ -59,6 +59,8 @@ export const baseConfigSchema = z.object({
   loopRoot: z.string().optional(),
   hostNqn: z.string().optional(),
   maxVolumesPerNode: z.coerce.number().int().min(0).default(0),
+  /** Start host tools through small helper processes (src/util/exec-helper.ts); false: spawn directly. */
+  execHelpers: boolish.default(true),
 });
 
 /** What each mode requires on top of valid values. */

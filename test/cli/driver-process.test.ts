@@ -39,6 +39,13 @@ describe("configuration", () => {
       ).rdsInsecureSkipHostKeyCheck,
     ).toBe(true);
   });
+  it("exec helpers are on by default and can be turned off by flag or environment", () => {
+    const node = ["--node-id", "n1"];
+    expect(loadConfig("node", node, {}).execHelpers).toBe(true);
+    expect(loadConfig("node", [...node, "--exec-helpers=false"], {}).execHelpers).toBe(false);
+    expect(loadConfig("node", node, { RDS_CSI_EXEC_HELPERS: "no" }).execHelpers).toBe(false);
+    expect(() => loadConfig("node", [...node, "--exec-helpers=maybe"], {})).toThrow(/--exec-helpers/);
+  });
   it("names the flag in the error", () => {
     expect(() => loadConfig("controller", [...base, "--rds-port", "99999"], {})).toThrow(ConfigError);
     expect(() => loadConfig("controller", [...base, "--rds-port", "99999"], {})).toThrow(/--rds-port/);
