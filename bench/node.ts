@@ -1,13 +1,17 @@
 // Node benchmark (issue: driver overhead < 10%): NodeStage+NodePublish+NodeUnpublish+NodeUnstage of an
-// existing ext4 volume through the driver (gRPC over a unix socket → node service → loop transport)
-// against the same commands run from a shell script on the same backing file, interleaved in one run;
-// then the node plugin's resident memory while idle and with 20 volumes staged and published at once.
+// existing ext4 volume through the driver (the real `rds-csi node` process, called over its unix socket,
+// loop transport) against the same commands run from a shell script on the same backing file,
+// interleaved in one run. A second plugin process with --exec-helpers=false shows what the exec helpers
+// save, and an empty RPC after a pause like the ones between steps shows the floor that four gRPC
+// round trips alone put under the driver. Then the node plugin's resident memory while idle and with
+// 20 volumes staged and published at once.
 // Needs root. Run: npm run bench -- node
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   truncateSync,
@@ -18,7 +22,7 @@ import { join, resolve } from "node:path";
 import { connectCsi } from "../src/csi/client.ts";
 import type { VolumeCapability } from "../src/csi/generated/csi/v1/VolumeCapability.ts";
 import { PublishKey } from "../src/csi/volume-context.ts";
-import { fmtMs, interleaved, median, percentile } from "./stats.ts";
+import { fmtMs, interleavedMany, median, percentile } from "./stats.ts";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
 const ROOT = resolve(import.meta.dirname, "..");
@@ -64,39 +68,62 @@ async function waitFor(path: string, child: ChildProcess): Promise<void> {
   }
 }
 
+async function startPlugin(work: string, name: string, loopRoot: string, extra: string[] = []) {
+  const sock = join(work, `${name}.sock`);
+  const child = spawn(
+    join(ROOT, "bin", "rds-csi"),
+    [
+      "node",
+      "--endpoint",
+      `unix://${sock}`,
+      "--node-id",
+      "bench",
+      "--transport",
+      "loop",
+      "--loop-root",
+      loopRoot,
+      ...extra,
+    ],
+    { stdio: "ignore" },
+  );
+  await waitFor(sock, child);
+  const csi = connectCsi(`unix://${sock}`);
+  await csi.identity.GetPluginInfo({});
+  return { child, csi };
+}
+
+/** Resident memory of the exec helpers (bash) the plugin started: its children. */
+function helpersKiB(pid: number): { count: number; kib: number } {
+  let count = 0;
+  let kib = 0;
+  for (const p of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== pid) continue;
+      count++;
+      kib += rssKiB(Number(p));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { count, kib };
+}
+
+const pct = (x: number, base: number) => `${x >= base ? "+" : ""}${((x / base - 1) * 100).toFixed(1)}%`;
+
 export async function benchNode(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench node: needs root (loop devices, mount)");
   const work = mkdtempSync(join(tmpdir(), "bench-node-"));
   const loopRoot = join(work, "rds");
   try {
-    // The real node plugin (`rds-csi node`, default log level), in its own process as kubelet sees it.
     const rel = image(loopRoot, "pvc-latency", GiB);
-    const sock = join(work, "csi.sock");
-    const child = spawn(
-      join(ROOT, "bin", "rds-csi"),
-      [
-        "node",
-        "--endpoint",
-        `unix://${sock}`,
-        "--node-id",
-        "bench",
-        "--transport",
-        "loop",
-        "--loop-root",
-        loopRoot,
-      ],
-      { stdio: "ignore" },
-    );
-    await waitFor(sock, child);
-    const csi = connectCsi(`unix://${sock}`);
-    await csi.identity.GetPluginInfo({});
+    // The real node plugin at its defaults, and one that spawns every tool directly.
+    const { child, csi } = await startPlugin(work, "helpers", loopRoot);
+    const direct = await startPlugin(work, "direct", loopRoot, ["--exec-helpers=false"]);
     await new Promise((r) => setTimeout(r, 1000));
     const idle = rssKiB(child.pid!);
 
     // --- latency: driver vs shell, same backing file, interleaved
-    const staging = join(work, "staging");
-    const target = join(work, "pods", "p", "vol");
-    mkdirSync(staging, { recursive: true });
     const publishContext = {
       [PublishKey.filePath]: rel,
       [PublishKey.nqn]: "nqn.2026-01.com.mikrotik.rds-csi:pvc-latency",
@@ -104,22 +131,27 @@ export async function benchNode(): Promise<void> {
       [PublishKey.port]: "4420",
     };
     const volume_id = "pvc-latency";
-    const driverCycle = async () => {
-      await csi.node.NodeStageVolume({
-        volume_id,
-        staging_target_path: staging,
-        volume_capability: cap,
-        publish_context: publishContext,
-      });
-      await csi.node.NodePublishVolume({
-        volume_id,
-        staging_target_path: staging,
-        target_path: target,
-        volume_capability: cap,
-        publish_context: publishContext,
-      });
-      await csi.node.NodeUnpublishVolume({ volume_id, target_path: target });
-      await csi.node.NodeUnstageVolume({ volume_id, staging_target_path: staging });
+    const driverCycle = (client: typeof csi, name: string) => {
+      const staging = join(work, name, "staging");
+      const target = join(work, name, "pods", "p", "vol");
+      mkdirSync(staging, { recursive: true });
+      return async () => {
+        await client.node.NodeStageVolume({
+          volume_id,
+          staging_target_path: staging,
+          volume_capability: cap,
+          publish_context: publishContext,
+        });
+        await client.node.NodePublishVolume({
+          volume_id,
+          staging_target_path: staging,
+          target_path: target,
+          volume_capability: cap,
+          publish_context: publishContext,
+        });
+        await client.node.NodeUnpublishVolume({ volume_id, target_path: target });
+        await client.node.NodeUnstageVolume({ volume_id, staging_target_path: staging });
+      };
     };
     const script = join(work, "cycle.sh");
     writeFileSync(script, SHELL_CYCLE);
@@ -133,24 +165,49 @@ export async function benchNode(): Promise<void> {
         c.on("exit", (code) => (code === 0 ? res() : rej(new Error(`shell cycle exit ${code}`))));
       });
     };
-    for (let i = 0; i < 3; i++) {
-      await driverCycle();
-      await shellCycle();
-    }
-    const { a: driver, b: shell } = await interleaved(ITERATIONS, driverCycle, shellCycle);
+    // Four empty RPCs, each after a pause as long as a typical step's tool run: what the gRPC hops
+    // alone cost in these conditions (a process that has been waiting answers slower than a busy one).
+    const rtt: number[] = [];
+    const rpcFloor = async () => {
+      let sum = 0;
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        const t0 = performance.now();
+        await csi.node.NodeGetCapabilities({});
+        sum += performance.now() - t0;
+      }
+      rtt.push(sum);
+    };
+    const cycles = [driverCycle(csi, "helpers"), driverCycle(direct.csi, "direct"), shellCycle];
+    for (let i = 0; i < 3; i++) for (const c of cycles) await c();
+    const [driver, spawnDirect, shell] = (await interleavedMany(ITERATIONS, [...cycles, rpcFloor])) as [
+      number[],
+      number[],
+      number[],
+    ];
+    const base = median(shell);
     console.log(
       "\n## Node: NodeStage + NodePublish + NodeUnpublish + NodeUnstage (existing 1 GiB ext4, loop transport)",
     );
     console.log(
-      `${ITERATIONS} interleaved iterations. The driver is the \`rds-csi node\` process, called over its unix socket; ` +
-        "the shell script runs the same tools in the same order.\n",
+      `${ITERATIONS} interleaved rounds. The driver is the \`rds-csi node\` process, called over its unix socket; ` +
+        "the shell script runs the same tools in the same order (the driver does mkdir/rmdir in-process).\n",
     );
-    console.log("| path | median | p90 | overhead (median) |");
+    console.log("| path | median | p90 | vs shell (median) |");
     console.log("|---|---|---|---|");
     console.log(
-      `| driver (gRPC → rds-csi node) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${((median(driver) / median(shell) - 1) * 100).toFixed(1)}% |`,
+      `| driver (rds-csi node, defaults) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${pct(median(driver), base)} |`,
     );
-    console.log(`| shell script | ${fmtMs(median(shell))} | ${fmtMs(percentile(shell, 90))} | |`);
+    console.log(
+      `| driver with --exec-helpers=false | ${fmtMs(median(spawnDirect))} | ${fmtMs(percentile(spawnDirect, 90))} | ${pct(median(spawnDirect), base)} |`,
+    );
+    console.log(`| shell script | ${fmtMs(base)} | ${fmtMs(percentile(shell, 90))} | |`);
+    console.log(
+      `| 4 empty RPCs (NodeGetCapabilities), each after 5 ms idle | ${fmtMs(median(rtt))} | ${fmtMs(percentile(rtt, 90))} | ${((median(rtt) / base) * 100).toFixed(1)}% of the shell cycle |`,
+    );
+    direct.csi.close();
+    direct.child.kill("SIGTERM");
+    await new Promise((r) => direct.child.once("exit", r));
 
     // --- memory: idle (above) and with 20 volumes staged + published concurrently
     const vols = Array.from({ length: 20 }, (_, i) => ({
@@ -184,6 +241,7 @@ export async function benchNode(): Promise<void> {
     );
     const stageAll = performance.now() - t0;
     const busy = rssKiB(child.pid!);
+    const helpers = helpersKiB(child.pid!);
     await Promise.all(
       vols.map(async (v) => {
         await csi.node.NodeUnpublishVolume({
@@ -207,6 +265,12 @@ export async function benchNode(): Promise<void> {
     );
     console.log(`| with 20 volumes staged and published | ${(busy / 1024).toFixed(1)} MiB |`);
     console.log(`| after unpublishing and unstaging all 20 | ${(after / 1024).toFixed(1)} MiB |`);
+    const idleHelpers = helpersKiB(child.pid!);
+    console.log(
+      `\nExec helpers (bash, children of the plugin): ${helpers.count} with ${(helpers.kib / 1024).toFixed(1)} MiB RSS together ` +
+        `right after the 20 stages, ${idleHelpers.count} (${(idleHelpers.kib / 1024).toFixed(1)} MiB) when idle; ` +
+        "most of a bash's RSS is its shared executable and libraries.",
+    );
     csi.close();
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));

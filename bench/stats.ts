@@ -22,20 +22,19 @@ export async function interleaved(
   a: () => Promise<void>,
   b: () => Promise<void>,
 ): Promise<{ a: number[]; b: number[] }> {
-  const out = { a: [] as number[], b: [] as number[] };
+  const [ta, tb] = await interleavedMany(n, [a, b]);
+  return { a: ta!, b: tb! };
+}
+
+/** Runs every function once per round, starting each round with the next one, and times each run. */
+export async function interleavedMany(n: number, fns: Array<() => Promise<void>>): Promise<number[][]> {
+  const out = fns.map(() => [] as number[]);
   for (let i = 0; i < n; i++) {
-    for (const [key, fn] of i % 2 === 0
-      ? ([
-          ["a", a],
-          ["b", b],
-        ] as const)
-      : ([
-          ["b", b],
-          ["a", a],
-        ] as const)) {
+    for (let k = 0; k < fns.length; k++) {
+      const j = (i + k) % fns.length;
       const t0 = performance.now();
-      await fn();
-      out[key].push(performance.now() - t0);
+      await fns[j]!();
+      out[j]!.push(performance.now() - t0);
     }
   }
   return out;
