@@ -133,10 +133,6 @@ export class CsiServer {
           "ok",
         );
       callback(null, res);
-      if (process.env.TRACE)
-        process.stderr.write(
-          `rpc ${method} ${started.toFixed(2)} ${(performance.now() - started).toFixed(2)}\n`,
-        );
     } catch (err) {
       const { code, details } = toGrpcStatus(err);
       const codeName = grpc.status[code] ?? String(code);

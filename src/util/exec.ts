@@ -90,8 +90,6 @@ export async function run(
   if (!pending) return runDirect(file, args, opts);
   const o = await pending;
   const durationMs = performance.now() - started;
-  if (process.env.TRACE)
-    process.stderr.write(`exec ${file} ${args[0]} ${started.toFixed(2)} ${durationMs.toFixed(2)}\n`);
   switch (o.kind) {
     case "aborted":
       throw Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR" });
