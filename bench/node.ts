@@ -22,6 +22,7 @@ import { join, resolve } from "node:path";
 import { connectCsi } from "../src/csi/client.ts";
 import type { VolumeCapability } from "../src/csi/generated/csi/v1/VolumeCapability.ts";
 import { PublishKey } from "../src/csi/volume-context.ts";
+import { buildKubeletClient, KubeletClient } from "./kubelet-client.ts";
 import { fmtMs, interleavedMany, median, percentile } from "./stats.ts";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
@@ -178,14 +179,49 @@ export async function benchNode(): Promise<void> {
       }
       rtt.push(sum);
     };
+    // The same cycles from a Go/grpc-go client, as kubelet calls the plugin.
+    const go = buildKubeletClient();
+    const goClient = (endpoint: string, name: string) => {
+      if (!("bin" in go)) return undefined;
+      const staging = join(work, `go-${name}`, "staging");
+      mkdirSync(staging, { recursive: true });
+      return new KubeletClient(go.bin, {
+        endpoint,
+        volume: volume_id,
+        staging,
+        target: join(work, `go-${name}`, "pods", "p", "vol"),
+        publishContext,
+      });
+    };
+    const goHelpers = goClient(`unix://${join(work, "helpers.sock")}`, "helpers");
+    const goDirect = goClient(`unix://${join(work, "direct.sock")}`, "direct");
+    const goTimes = { helpers: [] as number[], direct: [] as number[], floor: [] as number[] };
+    const goRuns: Array<() => Promise<void>> =
+      goHelpers && goDirect
+        ? [
+            async () => void goTimes.helpers.push(await goHelpers.run("cycle")),
+            async () => void goTimes.direct.push(await goDirect.run("cycle")),
+            async () => void goTimes.floor.push(await goHelpers.run("floor")),
+          ]
+        : [];
+
     const cycles = [driverCycle(csi, "helpers"), driverCycle(direct.csi, "direct"), shellCycle];
-    for (let i = 0; i < 3; i++) for (const c of cycles) await c();
-    const [driver, spawnDirect, shell] = (await interleavedMany(ITERATIONS, [...cycles, rpcFloor])) as [
-      number[],
-      number[],
-      number[],
-    ];
+    for (let i = 0; i < 3; i++) for (const c of [...cycles, ...goRuns]) await c();
+    for (const t of Object.values(goTimes)) t.length = 0;
+    const [driver, spawnDirect, shell] = (await interleavedMany(ITERATIONS, [
+      ...cycles,
+      rpcFloor,
+      ...goRuns,
+    ])) as [number[], number[], number[]];
     const base = median(shell);
+    const line = (label: string, t: number[]) =>
+      console.log(
+        `| ${label} | ${fmtMs(median(t))} | ${fmtMs(percentile(t, 90))} | ${pct(median(t), base)} |`,
+      );
+    const floorLine = (label: string, t: number[]) =>
+      console.log(
+        `| ${label} | ${fmtMs(median(t))} | ${fmtMs(percentile(t, 90))} | ${((median(t) / base) * 100).toFixed(1)}% of the shell cycle |`,
+      );
     console.log(
       "\n## Node: NodeStage + NodePublish + NodeUnpublish + NodeUnstage (existing 1 GiB ext4, loop transport)",
     );
@@ -195,16 +231,18 @@ export async function benchNode(): Promise<void> {
     );
     console.log("| path | median | p90 | vs shell (median) |");
     console.log("|---|---|---|---|");
-    console.log(
-      `| driver (rds-csi node, defaults) | ${fmtMs(median(driver))} | ${fmtMs(percentile(driver, 90))} | ${pct(median(driver), base)} |`,
-    );
-    console.log(
-      `| driver with --exec-helpers=false | ${fmtMs(median(spawnDirect))} | ${fmtMs(percentile(spawnDirect, 90))} | ${pct(median(spawnDirect), base)} |`,
-    );
+    if (goHelpers) {
+      line("driver, defaults — Go client (as kubelet)", goTimes.helpers);
+      line("driver, --exec-helpers=false — Go client", goTimes.direct);
+    }
+    line("driver, defaults — Node client", driver);
+    line("driver, --exec-helpers=false — Node client", spawnDirect);
     console.log(`| shell script | ${fmtMs(base)} | ${fmtMs(percentile(shell, 90))} | |`);
-    console.log(
-      `| 4 empty RPCs (NodeGetCapabilities), each after 5 ms idle | ${fmtMs(median(rtt))} | ${fmtMs(percentile(rtt, 90))} | ${((median(rtt) / base) * 100).toFixed(1)}% of the shell cycle |`,
-    );
+    if (goHelpers) floorLine("4 empty RPCs, each after 5 ms idle — Go client", goTimes.floor);
+    floorLine("4 empty RPCs, each after 5 ms idle — Node client", rtt);
+    if (!("bin" in go)) console.log(`\nGo client rows skipped: ${go.skipped}`);
+    goHelpers?.close();
+    goDirect?.close();
     direct.csi.close();
     direct.child.kill("SIGTERM");
     await new Promise((r) => direct.child.once("exit", r));
