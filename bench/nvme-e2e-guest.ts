@@ -1,7 +1,8 @@
 // Guest half of `npm run bench -- nvme-e2e` (runs inside the e2e VM; bench/nvme-e2e.ts boots it):
-// NodeStageVolume and NodeUnstageVolume of an existing ext4 volume over real NVMe/TCP through the
-// driver (gRPC → node service → nvme-cli, sysfs, blkid, e2fsck, mount), against a shell script running
-// the same commands in the same order, interleaved, in the same VM boot. Writes $E2E_OUT/bench.json.
+// NodeStage, NodePublish, NodeUnpublish and NodeUnstage of an existing ext4 volume over real NVMe/TCP
+// through the driver (gRPC → node service → nvme-cli, sysfs, blkid, e2fsck, mount), against shell
+// scripts running the same commands in the same order, interleaved, in the same VM boot. Writes
+// $E2E_OUT/bench.json.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import {
   createVolume,
   kubeletPaths,
   mountCap,
+  nodePublish,
   nodeStage,
 } from "../test/e2e/helpers/volumes.ts";
 import { fmtMs, median } from "./stats.ts";
@@ -36,6 +38,14 @@ blkid -p -o export "$dev" >/dev/null
 e2fsck -f -n "$dev" >/dev/null 2>&1
 mkdir -p "$staging"
 mount -t ext4 -o errors=remount-ro "$dev" "$staging"
+`;
+const SHELL_PUBLISH = `set -e
+mkdir -p "$2"
+mount --bind "$1" "$2"
+`;
+const SHELL_UNPUBLISH = `set -e
+umount "$1"
+rmdir "$1"
 `;
 const SHELL_UNSTAGE = `set -e
 umount "$2"
@@ -64,10 +74,15 @@ async function main(): Promise<void> {
       },
       { hostNqn: node.hostNqn, hostId: hostIdForNqn(node.hostNqn) },
     );
+    const shellTarget = join(c.workDir, "shell-pods", "pod-1", "mount");
     const samples = {
       driverStage: [] as number[],
+      driverPublish: [] as number[],
+      driverUnpublish: [] as number[],
       driverUnstage: [] as number[],
       shellStage: [] as number[],
+      shellPublish: [] as number[],
+      shellUnpublish: [] as number[],
       shellUnstage: [] as number[],
     };
     const time = async (into: number[], fn: () => unknown) => {
@@ -78,6 +93,11 @@ async function main(): Promise<void> {
     const driver = async () => {
       await time(samples.driverStage, () => nodeStage(node, v, ctx, p.staging));
       if (!mountAt(p.staging)) throw new Error("driver stage did not mount");
+      await time(samples.driverPublish, () => nodePublish(node, v, ctx, p.staging, p.target));
+      if (!mountAt(p.target)) throw new Error("driver publish did not mount");
+      await time(samples.driverUnpublish, () =>
+        node.csi.node.NodeUnpublishVolume({ volume_id: v.id, target_path: p.target }),
+      );
       await time(samples.driverUnstage, () =>
         node.csi.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: p.staging }),
       );
@@ -87,6 +107,13 @@ async function main(): Promise<void> {
         execFileSync("sh", ["-c", SHELL_STAGE, "stage", v.nqn, shellStaging, ...connect]),
       );
       if (!mountAt(shellStaging)) throw new Error("shell stage did not mount");
+      await time(samples.shellPublish, () =>
+        execFileSync("sh", ["-c", SHELL_PUBLISH, "publish", shellStaging, shellTarget]),
+      );
+      if (!mountAt(shellTarget)) throw new Error("shell publish did not mount");
+      await time(samples.shellUnpublish, () =>
+        execFileSync("sh", ["-c", SHELL_UNPUBLISH, "unpublish", shellTarget]),
+      );
       await time(samples.shellUnstage, () =>
         execFileSync("sh", ["-c", SHELL_UNSTAGE, "unstage", v.nqn, shellStaging]),
       );

@@ -1,6 +1,6 @@
-// NVMe/TCP benchmark: NodeStageVolume and NodeUnstageVolume over real NVMe/TCP (the simulator exporting
-// through the guest kernel's nvmet, the node connecting to 127.0.0.1), through the driver vs the same
-// nvme/blkid/e2fsck/mount commands from a shell script, interleaved in one VM boot. Boots the e2e VM
+// NVMe/TCP benchmark: NodeStage, NodePublish, NodeUnpublish and NodeUnstage over real NVMe/TCP (the
+// simulator exporting through the guest kernel's nvmet, the node connecting to 127.0.0.1), through the
+// driver vs the same nvme/blkid/e2fsck/mount commands from shell scripts, interleaved in one VM boot. Boots the e2e VM
 // (test/e2e/harness) with bench/nvme-e2e-guest.ts as the guest program. Needs root.
 // Run: npm run bench -- nvme-e2e   (BENCH_ITERATIONS, default 10; each iteration is 4 operations)
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +11,7 @@ import { fmtMs, median, percentile } from "./stats.ts";
 interface BenchJson {
   iterations: number;
   kernel: string;
-  samples: { driverStage: number[]; driverUnstage: number[]; shellStage: number[]; shellUnstage: number[] };
+  samples: Record<`${"driver" | "shell"}${"Stage" | "Publish" | "Unpublish" | "Unstage"}`, number[]>;
 }
 
 export async function benchNvmeE2e(): Promise<void> {
@@ -45,6 +45,13 @@ export async function benchNvmeE2e(): Promise<void> {
   console.log("| operation | driver median | shell median | driver p90 | shell p90 | overhead (median) |");
   console.log("|---|---|---|---|---|---|");
   console.log(line("NodeStageVolume (connect, probe, e2fsck -n, mount)", s.driverStage, s.shellStage));
+  console.log(line("NodePublishVolume (bind mount)", s.driverPublish, s.shellPublish));
+  console.log(line("NodeUnpublishVolume (umount)", s.driverUnpublish, s.shellUnpublish));
   console.log(line("NodeUnstageVolume (umount, in-use check, disconnect)", s.driverUnstage, s.shellUnstage));
+  const cycle = (who: "driver" | "shell") =>
+    s[`${who}Stage`].map(
+      (x, i) => x + s[`${who}Publish`][i]! + s[`${who}Unpublish`][i]! + s[`${who}Unstage`][i]!,
+    );
+  console.log(line("all four, per iteration", cycle("driver"), cycle("shell")));
   console.log(`\nVM wall time ${fmtMs(boot.wallMs)}; raw samples in ${file}`);
 }
