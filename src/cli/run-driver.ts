@@ -4,8 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config, Mode } from "../config/schema.ts";
-import { createControllerService } from "../controller/controller-service.ts";
-import { KubeNodeRegistry, type NodeRegistry, StaticNodeRegistry } from "../controller/node-registry.ts";
+import type { NodeRegistry } from "../controller/node-registry.ts";
 import { createIdentityService } from "../csi/identity.ts";
 import { CsiServer } from "../csi/server.ts";
 import type { ControllerService, NodeService } from "../csi/types.ts";
@@ -19,7 +18,6 @@ import {
 } from "../observability/failure-events.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { startMetricsServer } from "../observability/metrics-server.ts";
-import { createRdsClient } from "../rds/client.ts";
 import type { RdsClient } from "../rds/types.ts";
 import { setExecMode } from "../util/exec.ts";
 
@@ -33,7 +31,11 @@ export interface RunningDriver {
   stop(): Promise<void>;
 }
 
-function nodeRegistry(config: Config, log: Logger): NodeRegistry {
+function nodeRegistry(
+  config: Config,
+  log: Logger,
+  { KubeNodeRegistry, StaticNodeRegistry }: typeof import("../controller/node-registry.ts"),
+): NodeRegistry {
   if (KubeNodeRegistry.available()) return new KubeNodeRegistry();
   const nodes = [...config.knownNodes, ...(config.mode === "all" && config.nodeId ? [config.nodeId] : [])];
   if (nodes.length === 0)
@@ -60,6 +62,13 @@ export async function startDriver(
   const readiness: Array<() => Promise<void>> = [];
 
   if (withController) {
+    // Loaded only where the controller runs: the node plugin on every worker then carries neither ssh2
+    // nor the controller (about 8 MiB of resident memory, measured).
+    const [{ createRdsClient }, { createControllerService }, registry] = await Promise.all([
+      import("../rds/client.ts"),
+      import("../controller/controller-service.ts"),
+      import("../controller/node-registry.ts"),
+    ]);
     if (config.rdsInsecureSkipHostKeyCheck)
       log.warn(
         { security: true },
@@ -82,7 +91,7 @@ export async function startDriver(
     controller = createControllerService({
       rds: client,
       log: log.child({ component: "controller" }),
-      nodes: nodeRegistry(config, log),
+      nodes: nodeRegistry(config, log, registry),
       driverName: config.driverName,
       volumePath: config.volumePath.replace(/^\/+|\/+$/g, ""),
       nqnPrefix: config.nqnPrefix,

@@ -342,9 +342,10 @@ export class ExecHelperPool {
         const dir = this.#dir;
         process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
       }
+      this.#env ??= commandEnv();
       const h = new Helper(
         join(this.#dir, String(this.#seq++)),
-        (this.#env ??= commandEnv()),
+        this.#env,
         this.#generation,
         (idle) => {
           if (idle.gone) return;
