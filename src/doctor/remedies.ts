@@ -89,6 +89,7 @@ const PACKAGES: Record<string, { apt: string; dnf: string; nix: string; apk: str
   e2fs: { apt: "e2fsprogs", dnf: "e2fsprogs", nix: "e2fsprogs", apk: "e2fsprogs e2fsprogs-extra" },
   xfs: { apt: "xfsprogs", dnf: "xfsprogs", nix: "xfsprogs", apk: "xfsprogs xfsprogs-extra" },
   "util-linux": { apt: "util-linux mount", dnf: "util-linux", nix: "util-linux", apk: "util-linux" },
+  bash: { apt: "bash", dnf: "bash", nix: "bash", apk: "bash" },
 };
 
 /** How to install the package that provides a tool, where the doctor runs. */

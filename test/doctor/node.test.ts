@@ -176,8 +176,7 @@ describe("doctor: node checks on this machine", () => {
     expect(partial.get("node.tools.base")?.status).toBe("ok");
     expect(partial.get("node.tools.ext4")).toMatchObject({
       status: "fail",
-      detail:
-        "missing: e2fsck or fsck.ext4, resize2fs, dumpe2fs (needed by ext4 volumes (the default fsType))",
+      detail: "missing: e2fsck or fsck.ext4, resize2fs (needed by ext4 volumes (the default fsType))",
     });
     expect(partial.get("node.tools.xfs")).toMatchObject({
       status: "warn",
