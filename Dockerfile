@@ -32,6 +32,12 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --lo
 COPY bin/ bin/
 COPY src/ src/
 COPY proto/ proto/
+COPY scripts/build.ts scripts/build.ts
+# Types are stripped once, here (scripts/build.ts, the same transform Node applies at run time): the image
+# ships dist/ and no src/, so the running driver never loads Node's TypeScript stripper, about 30 MiB of
+# resident memory less in every node plugin (measured by `npm run bench -- node`). bin/rds-csi runs dist/
+# when src/ is absent.
+RUN node scripts/build.ts && rm -rf src scripts
 
 # ---- runtime base: Debian slim + the node binary + the application -------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime

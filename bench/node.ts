@@ -8,17 +8,20 @@
 // Needs root. Run: npm run bench -- node
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { build } from "../scripts/build.ts";
 import { connectCsi } from "../src/csi/client.ts";
 import type { VolumeCapability } from "../src/csi/generated/csi/v1/VolumeCapability.ts";
 import { PublishKey } from "../src/csi/volume-context.ts";
@@ -69,10 +72,16 @@ async function waitFor(path: string, child: ChildProcess): Promise<void> {
   }
 }
 
-async function startPlugin(work: string, name: string, loopRoot: string, extra: string[] = []) {
+async function startPlugin(
+  work: string,
+  name: string,
+  loopRoot: string,
+  extra: string[] = [],
+  bin = join(ROOT, "bin", "rds-csi"),
+) {
   const sock = join(work, `${name}.sock`);
   const child = spawn(
-    join(ROOT, "bin", "rds-csi"),
+    bin,
     [
       "node",
       "--endpoint",
@@ -110,6 +119,80 @@ function helpersKiB(pid: number): { count: number; kib: number } {
   return { count, kib };
 }
 
+/** The image's /opt/rds-csi: bin/ and proto/ as copied, dist/ built by scripts/build.ts, no src/. */
+function imageLayout(work: string): string {
+  const app = join(work, "image");
+  mkdirSync(join(app, "bin"), { recursive: true });
+  cpSync(join(ROOT, "bin", "rds-csi"), join(app, "bin", "rds-csi"));
+  cpSync(join(ROOT, "package.json"), join(app, "package.json"));
+  symlinkSync(join(ROOT, "proto"), join(app, "proto"));
+  symlinkSync(join(ROOT, "node_modules"), join(app, "node_modules"));
+  build(join(app, "dist"));
+  return join(app, "bin", "rds-csi");
+}
+
+interface MemoryRun {
+  idle: number;
+  peak: number;
+  busy: number;
+  after: number;
+  stageAllMs: number;
+  helpers: { count: number; kib: number };
+}
+
+async function memoryRun(work: string, loopRoot: string, name: string, bin: string): Promise<MemoryRun> {
+  const { child, csi } = await startPlugin(work, name, loopRoot, [], bin);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = rssKiB(child.pid!);
+    const vols = Array.from({ length: 20 }, (_, i) => ({
+      id: `pvc-${name}-${i}`,
+      rel: image(loopRoot, `pvc-${name}-${i}`, 256 * 1024 * 1024, false),
+      dir: join(work, name, String(i)),
+    }));
+    let peak = idle;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssKiB(child.pid!));
+    }, 10);
+    const t0 = performance.now();
+    await Promise.all(
+      vols.map(async (v) => {
+        const pc = { [PublishKey.filePath]: v.rel };
+        mkdirSync(join(v.dir, "staging"), { recursive: true });
+        const staging_target_path = join(v.dir, "staging");
+        await csi.node.NodeStageVolume({
+          volume_id: v.id,
+          staging_target_path,
+          volume_capability: cap,
+          publish_context: pc,
+        });
+        await csi.node.NodePublishVolume({
+          volume_id: v.id,
+          staging_target_path,
+          target_path: join(v.dir, "target"),
+          volume_capability: cap,
+          publish_context: pc,
+        });
+      }),
+    );
+    const stageAllMs = performance.now() - t0;
+    const busy = rssKiB(child.pid!);
+    const helpers = helpersKiB(child.pid!);
+    await Promise.all(
+      vols.map(async (v) => {
+        await csi.node.NodeUnpublishVolume({ volume_id: v.id, target_path: join(v.dir, "target") });
+        await csi.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: join(v.dir, "staging") });
+      }),
+    );
+    clearInterval(sampler);
+    return { idle, peak, busy, after: rssKiB(child.pid!), stageAllMs, helpers };
+  } finally {
+    csi.close();
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+  }
+}
+
 const pct = (x: number, base: number) => `${x >= base ? "+" : ""}${((x / base - 1) * 100).toFixed(1)}%`;
 
 export async function benchNode(): Promise<void> {
@@ -121,8 +204,6 @@ export async function benchNode(): Promise<void> {
     // The real node plugin at its defaults, and one that spawns every tool directly.
     const { child, csi } = await startPlugin(work, "helpers", loopRoot);
     const direct = await startPlugin(work, "direct", loopRoot, ["--exec-helpers=false"]);
-    await new Promise((r) => setTimeout(r, 1000));
-    const idle = rssKiB(child.pid!);
 
     // --- latency: driver vs shell, same backing file, interleaved
     const publishContext = {
@@ -247,71 +328,38 @@ export async function benchNode(): Promise<void> {
     direct.child.kill("SIGTERM");
     await new Promise((r) => direct.child.once("exit", r));
 
-    // --- memory: idle (above) and with 20 volumes staged + published concurrently
-    const vols = Array.from({ length: 20 }, (_, i) => ({
-      id: `pvc-mem-${i}`,
-      rel: image(loopRoot, `pvc-mem-${i}`, 256 * 1024 * 1024, false),
-    }));
-    let peak = idle;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rssKiB(child.pid!));
-    }, 10);
-    const t0 = performance.now();
-    await Promise.all(
-      vols.map(async (v) => {
-        const pc = { ...publishContext, [PublishKey.filePath]: v.rel };
-        const st = join(work, "mem", v.id, "staging");
-        mkdirSync(st, { recursive: true });
-        await csi.node.NodeStageVolume({
-          volume_id: v.id,
-          staging_target_path: st,
-          volume_capability: cap,
-          publish_context: pc,
-        });
-        await csi.node.NodePublishVolume({
-          volume_id: v.id,
-          staging_target_path: st,
-          target_path: join(work, "mem", v.id, "target"),
-          volume_capability: cap,
-          publish_context: pc,
-        });
-      }),
-    );
-    const stageAll = performance.now() - t0;
-    const busy = rssKiB(child.pid!);
-    const helpers = helpersKiB(child.pid!);
-    await Promise.all(
-      vols.map(async (v) => {
-        await csi.node.NodeUnpublishVolume({
-          volume_id: v.id,
-          target_path: join(work, "mem", v.id, "target"),
-        });
-        await csi.node.NodeUnstageVolume({
-          volume_id: v.id,
-          staging_target_path: join(work, "mem", v.id, "staging"),
-        });
-      }),
-    );
-    clearInterval(sampler);
-    const after = rssKiB(child.pid!);
-    console.log("\n## Node plugin resident memory (`rds-csi node`, VmRSS)\n");
-    console.log("| state | RSS |");
-    console.log("|---|---|");
-    console.log(`| idle after start | ${(idle / 1024).toFixed(1)} MiB |`);
-    console.log(
-      `| peak while 20 volumes were formatted, staged and published concurrently (${fmtMs(stageAll)}) | ${(peak / 1024).toFixed(1)} MiB |`,
-    );
-    console.log(`| with 20 volumes staged and published | ${(busy / 1024).toFixed(1)} MiB |`);
-    console.log(`| after unpublishing and unstaging all 20 | ${(after / 1024).toFixed(1)} MiB |`);
-    const idleHelpers = helpersKiB(child.pid!);
-    console.log(
-      `\nExec helpers (bash, children of the plugin): ${helpers.count} with ${(helpers.kib / 1024).toFixed(1)} MiB RSS together ` +
-        `right after the 20 stages, ${idleHelpers.count} (${(idleHelpers.kib / 1024).toFixed(1)} MiB) when idle; ` +
-        "most of a bash's RSS is its shared executable and libraries.",
-    );
     csi.close();
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
+
+    // --- memory: idle, and with 20 volumes formatted, staged and published concurrently. Once for the
+    // checkout (TypeScript sources, stripped by Node as they load) and once for the image's layout (dist/
+    // from scripts/build.ts, no src/), each a fresh plugin process.
+    const imageBin = imageLayout(work);
+    const rows = [
+      {
+        label: "checkout (src/, types stripped at load)",
+        m: await memoryRun(work, loopRoot, "mem-src", join(ROOT, "bin", "rds-csi")),
+      },
+      { label: "image layout (dist/)", m: await memoryRun(work, loopRoot, "mem-dist", imageBin) },
+    ];
+    console.log("\n## Node plugin resident memory (`rds-csi node`, VmRSS)\n");
+    console.log(`| state | ${rows.map((r) => r.label).join(" | ")} |`);
+    console.log(`|---|${rows.map(() => "---").join("|")}|`);
+    const mib = (k: number) => `${(k / 1024).toFixed(1)} MiB`;
+    console.log(`| idle after start | ${rows.map((r) => mib(r.m.idle)).join(" | ")} |`);
+    console.log(
+      `| peak while 20 volumes were formatted, staged and published concurrently | ${rows.map((r) => `${mib(r.m.peak)} (${fmtMs(r.m.stageAllMs)})`).join(" | ")} |`,
+    );
+    console.log(`| with 20 volumes staged and published | ${rows.map((r) => mib(r.m.busy)).join(" | ")} |`);
+    console.log(
+      `| after unpublishing and unstaging all 20 | ${rows.map((r) => mib(r.m.after)).join(" | ")} |`,
+    );
+    const h = rows[0]!.m.helpers;
+    console.log(
+      `\nExec helpers (bash, children of the plugin): ${h.count} with ${mib(h.kib)} RSS together after the 20 stages; ` +
+        "most of a bash's RSS is its shared executable and libraries.",
+    );
   } finally {
     for (const m of readFileSync("/proc/self/mountinfo", "utf8")
       .split("\n")

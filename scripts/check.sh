@@ -30,7 +30,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 
 section "typecheck and lint"
 tsc --noEmit -p .
-biome check src test bench
+biome check src test bench scripts
 echo "ok"
 
 mkdir -p out

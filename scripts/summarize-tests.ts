@@ -17,7 +17,9 @@ for (const file of process.argv.slice(2)) {
     passed += r.numPassedTests ?? 0;
     failed += (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
     skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    console.log(`${file}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+    console.log(
+      `${file}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
+    );
   } else {
     // JUnit: count <testcase> elements and their <failure>/<error>/<skipped> children.
     const cases = text.split("<testcase").slice(1);

@@ -3,7 +3,16 @@
 // what the Dockerfile copies (build context filtered by .dockerignore, production dependencies only) and
 // the driver is run from there with nothing else on its module path.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -135,6 +144,15 @@ describe("Dockerfile", () => {
     expect(JSON.parse(entry!.args)).toEqual(["/usr/bin/tini", "--", "/opt/rds-csi/bin/rds-csi"]);
   });
 
+  it("builds dist/ in the build stage and ships no sources", () => {
+    const build = df.stages.find((st) => st.name === "build");
+    expect(
+      build?.instructions.some(
+        (i) => i.keyword === "RUN" && i.args === "node scripts/build.ts && rm -rf src scripts",
+      ),
+    ).toBe(true);
+  });
+
   it("copies nothing that .dockerignore leaves out of the build context", () => {
     const sources = contextCopies(df);
     expect(sources).toEqual(
@@ -177,6 +195,17 @@ describe("the image's application directory, rebuilt from what the Dockerfile co
         cpSync(f, join(app, rel));
       }
     }
+    // The build stage's `RUN node scripts/build.ts && rm -rf src scripts`: dist/ replaces the sources.
+    const r = spawnSync(
+      join(ROOT, "node_modules", "node", "bin", "node"),
+      [join(app, "scripts", "build.ts")],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (r.status !== 0) throw new Error(`scripts/build.ts failed: ${r.stderr}`);
+    rmSync(join(app, "src"), { recursive: true });
+    rmSync(join(app, "scripts"), { recursive: true });
     // What `npm ci --omit=dev --omit=optional` installs: the lockfile's non-dev, non-optional packages.
     for (const [p, meta] of Object.entries(lock.packages)) {
       if (!p.startsWith("node_modules/") || meta.dev || meta.optional || meta.devOptional) continue;
@@ -209,9 +238,23 @@ describe("the image's application directory, rebuilt from what the Dockerfile co
     expect(n.stderr).toMatch(/--node-id is required/);
   });
 
-  it("can import every source module with production dependencies only", () => {
-    const modules = filesUnder(join(app, "src"))
-      .filter((f) => f.endsWith(".ts") && !f.endsWith(join("cli", "main.ts")))
+  it("ships dist/ instead of src/: one JavaScript module per source module, no .ts import left", () => {
+    expect(existsSync(join(app, "src"))).toBe(false);
+    const sources = filesUnder(join(ROOT, "src"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => relative(join(ROOT, "src"), f).replace(/\.ts$/, ".js"))
+      .sort();
+    const shipped = filesUnder(join(app, "dist"))
+      .map((f) => relative(join(app, "dist"), f))
+      .sort();
+    expect(shipped).toEqual(sources);
+    for (const f of filesUnder(join(app, "dist")))
+      expect(readFileSync(f, "utf8"), f).not.toMatch(/(from\s*|import\s*\(?\s*)["']\.{1,2}\/[^"']*\.ts["']/);
+  });
+
+  it("can import every shipped module with production dependencies only", () => {
+    const modules = filesUnder(join(app, "dist"))
+      .filter((f) => f.endsWith(".js") && !f.endsWith(join("cli", "main.js")))
       .map((f) => `file://${f}`);
     const script = `for (const m of ${JSON.stringify(modules)}) await import(m);`;
     const r = spawnSync(
