@@ -114,7 +114,10 @@ export class CsiServer {
     const requestId = (call.metadata.get("x-request-id")[0] as string | undefined) ?? randomUUID();
     const abort = new AbortController();
     this.#inflight.add(abort);
-    call.on("cancelled", () => abort.abort(new Error("call cancelled by client")));
+    // grpc-js also emits "cancelled" when the stream closes after the reply; only a cancel before it counts
+    // (building the Error for every finished call showed up in profiles).
+    const onCancelled = () => abort.abort(new Error("call cancelled by client"));
+    call.on("cancelled", onCancelled);
     const req = call.request as Record<string, unknown>;
     const volumeId = (req?.volume_id as string | undefined) || (req?.name as string | undefined) || undefined;
     const log = this.#log.child({ method, requestId, ...(volumeId ? { volumeId } : {}) });
@@ -151,6 +154,7 @@ export class CsiServer {
       }
     } finally {
       this.#inflight.delete(abort);
+      call.removeListener("cancelled", onCancelled);
     }
   }
 
