@@ -314,7 +314,13 @@ export class ExecHelperPool {
   run(exe: string, r: HelperRun): Promise<HelperOutcome> | undefined {
     if (this.#broken) return undefined;
     const h = this.#idle.pop() ?? this.#start();
-    return h?.run(exe, r);
+    try {
+      return h?.run(exe, r);
+    } catch (err) {
+      // Its files could not be written (the directory was removed, tmpfs is full): spawn directly from now on.
+      this.disable();
+      throw err;
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 // src/util/exec.ts starts every host tool of the node plugin (mount, mkfs, losetup, nvme, ...). Commands go
 // through a pool of bash helpers (exec-helper.ts) and fall back to spawning directly; both paths must give
 // the same results, keep arguments away from any shell, and never let a hung tool wedge the caller.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -182,5 +182,20 @@ describe("the helper path specifically", () => {
     const err = await p.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExecError);
     expect((err as ExecError).message).toMatch(/exec helper exited .*outcome is unknown/);
+  });
+
+  // Last in this file: it leaves the pool disabled for the rest of the process.
+  it("spawns directly from then on when the helpers' directory is gone", async () => {
+    expect((await run("sh", ["-c", "echo $PPID"])).stdout.trim()).not.toBe(String(process.pid));
+    let removed = 0;
+    for (const base of ["/dev/shm", tmpdir()].filter((b) => existsSync(b)))
+      for (const d of readdirSync(base).filter((n) => n.startsWith(`rds-csi-exec.${process.pid}.`))) {
+        rmSync(join(base, d), { recursive: true, force: true });
+        removed++;
+      }
+    expect(removed).toBe(1);
+    const r = await run("sh", ["-c", "echo $PPID; echo still works"]);
+    expect(r.stdout).toBe(`${process.pid}\nstill works\n`);
+    expect(execHelperCount()).toBe(0);
   });
 });
