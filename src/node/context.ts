@@ -1,6 +1,6 @@
 // What every node RPC shares: options, the transport, locks, breakers, and helpers over the host's
 // view (mountinfo, sysfs, /proc) — all rooted at configurable paths so tests can point them elsewhere.
-import { realpathSync } from "node:fs";
+import { type BigIntStats, lstatSync, realpathSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { aborted, invalidArgument, notFound, required } from "../csi/errors.ts";
 import type { CallContext } from "../csi/types.ts";
@@ -89,6 +89,20 @@ export async function canonical(path: string): Promise<string> {
   } catch {
     const parent = dirname(path);
     return parent === path ? path : join(await canonical(parent), basename(path));
+  }
+}
+
+/**
+ * lstat (synchronous, see canonical()), or undefined when the path cannot be looked at (missing, or a
+ * component is not a directory).
+ */
+export function lstatOrNone(path: string): Stats | undefined;
+export function lstatOrNone(path: string, bigint: true): BigIntStats | undefined;
+export function lstatOrNone(path: string, bigint = false): Stats | BigIntStats | undefined {
+  try {
+    return bigint ? lstatSync(path, { bigint: true }) : lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,6 +1,5 @@
 // NodeExpandVolume: make the kernel see the grown export (NVMe namespace rescan / loop set-capacity),
 // then grow the filesystem online (resize2fs / xfs_growfs). Block volumes only rescan.
-import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { failedPrecondition, notFound, required, unavailable } from "../csi/errors.ts";
 import type { NodeExpandVolumeRequest__Output } from "../csi/generated/csi/v1/NodeExpandVolumeRequest.ts";
@@ -8,7 +7,7 @@ import type { NodeExpandVolumeResponse } from "../csi/generated/csi/v1/NodeExpan
 import { toBytes } from "../csi/int64.ts";
 import type { CallContext } from "../csi/types.ts";
 import { sleep } from "../util/sleep.ts";
-import { canonical, exclusive, lookupPath, mounts, type NodeContext } from "./context.ts";
+import { canonical, exclusive, lookupPath, lstatOrNone, mounts, type NodeContext } from "./context.ts";
 import { mountAt } from "./mount/mountinfo.ts";
 import { growFilesystem } from "./mount/resize.ts";
 import {
@@ -30,7 +29,7 @@ export async function nodeExpandVolume(
   const requiredBytes = toBytes(req.capacity_range?.required_bytes, "capacity_range.required_bytes");
   return exclusive(nc, volumeId, { breaker: false }, async () => {
     const path = await canonical(requested);
-    const st = await lstat(path).catch(() => undefined);
+    const st = lstatOrNone(path);
     if (!st) throw notFound(`volume path ${path} does not exist`);
     const m = mountAt(await mounts(nc), path);
     const nums: DevNumbers | undefined = m ?? (st.isBlockDevice() ? await blockNodeNumbers(path) : undefined);

@@ -4,22 +4,22 @@
 // the /dev node instead made rds-csi's nodes propagate ~2000 devtmpfs mounts and run out of memory
 // (prior-art §9); a device node is a plain file, and kubelet can still `losetup` it to pin the device.
 // Metadata calls on the target path are synchronous: see canonical() in context.ts.
-import {
-  type BigIntStats,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  rmdirSync,
-  type Stats,
-  unlinkSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
 import type { NodePublishVolumeRequest__Output } from "../csi/generated/csi/v1/NodePublishVolumeRequest.ts";
 import type { NodeUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/NodeUnpublishVolumeRequest.ts";
 import { run } from "../util/exec.ts";
-import { canonical, exclusive, mountEnv, mounts, type NodeContext, requestPath } from "./context.ts";
+import {
+  canonical,
+  exclusive,
+  lstatOrNone,
+  mountEnv,
+  mounts,
+  type NodeContext,
+  requestPath,
+} from "./context.ts";
 import { bindMount, unmountAll } from "./mount/mount.ts";
 import { perMountFlags, validateMountFlags } from "./mount/mount-flags.ts";
 import { isReadOnlyMount, mountAt } from "./mount/mountinfo.ts";
@@ -33,17 +33,6 @@ import {
 } from "./nvme/block-device.ts";
 import { writeStageState } from "./stage-state.ts";
 import { readState } from "./state-access.ts";
-
-/** lstat, or undefined when the path cannot be looked at (missing, or a component is not a directory). */
-function statOrNone(path: string): Stats | undefined;
-function statOrNone(path: string, bigint: true): BigIntStats | undefined;
-function statOrNone(path: string, bigint = false): Stats | BigIntStats | undefined {
-  try {
-    return bigint ? lstatSync(path, { bigint: true }) : lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
 
 interface PublishRequest {
   volumeId: string;
@@ -113,7 +102,7 @@ async function publishFilesystem(nc: NodeContext, r: PublishRequest): Promise<Re
         `volume ${r.volumeId} has access mode SINGLE_NODE_SINGLE_WRITER and is already published at ${others[0]?.mountPoint}`,
       );
   }
-  const st = statOrNone(r.targetPath);
+  const st = lstatOrNone(r.targetPath);
   if (st && !st.isDirectory()) throw alreadyExists(`${r.targetPath} exists and is not a directory`);
   mkdirSync(r.targetPath, { recursive: true, mode: 0o750 });
   const bindFlags = perMountFlags(r.flags).filter((f) => f !== "ro" && f !== "rw");
@@ -154,7 +143,7 @@ async function publishBlock(nc: NodeContext, r: PublishRequest): Promise<Record<
   const nums = await deviceNumbers(nc.paths.sysfsRoot, dev.name);
   if (!nums) throw unavailable(`device ${dev.name} of volume ${r.volumeId} disappeared`);
 
-  const st = statOrNone(r.targetPath, true);
+  const st = lstatOrNone(r.targetPath, true);
   let done = false;
   if (st?.isBlockDevice()) {
     const cur = await blockNodeNumbers(r.targetPath);
@@ -208,9 +197,9 @@ export async function nodeUnpublishVolume(
   return exclusive(nc, volumeId, { breaker: false }, async () => {
     const targetPath = await canonical(requested);
     // A target with a dead device under it: lstat of the mount point itself never touches the device.
-    if (!statOrNone(targetPath)) return {};
+    if (!lstatOrNone(targetPath)) return {};
     if (mountAt(await mounts(nc), targetPath)) await unmountAll(targetPath, mountEnv(nc));
-    const st = statOrNone(targetPath);
+    const st = lstatOrNone(targetPath);
     if (!st) return {};
     // Remove only what this driver creates: a device node, an (empty) directory, an empty placeholder.
     if (st.isBlockDevice() || (st.isFile() && st.size === 0)) unlinkSync(targetPath);

@@ -2,12 +2,11 @@
 // and a volume condition that says what is wrong (device vanished, stale mount, filesystem forced
 // read-only after errors, NVMe controller not live). Read-only: takes no lock, so kubelet's periodic
 // stats never make a stage or publish fail with ABORTED.
-import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { notFound, required } from "../csi/errors.ts";
 import type { NodeGetVolumeStatsRequest__Output } from "../csi/generated/csi/v1/NodeGetVolumeStatsRequest.ts";
 import type { NodeGetVolumeStatsResponse } from "../csi/generated/csi/v1/NodeGetVolumeStatsResponse.ts";
-import { canonical, lookupPath, mounts, type NodeContext } from "./context.ts";
+import { canonical, lookupPath, lstatOrNone, mounts, type NodeContext } from "./context.ts";
 import { isReadOnlyMount, type MountEntry, mountAt } from "./mount/mountinfo.ts";
 import { filesystemUsage } from "./mount/statfs.ts";
 import {
@@ -26,7 +25,7 @@ export async function nodeGetVolumeStats(
 ): Promise<NodeGetVolumeStatsResponse> {
   const volumeId = required(req.volume_id, "volume_id");
   const path = await canonical(lookupPath(req.volume_path, "volume_path"));
-  const st = await lstat(path).catch(() => undefined);
+  const st = lstatOrNone(path);
   if (!st) throw notFound(`volume path ${path} does not exist`);
   const m = mountAt(await mounts(nc), path);
   if (m) return filesystemStats(nc, path, m);
