@@ -2,11 +2,11 @@
 // prepared tree, and so the doctor can run inside the node plugin's container with the host's root
 // mounted somewhere (`--host-root /host`): /etc, /lib/modules and /boot are read below hostRoot, while
 // /sys, /proc and /dev are the kernel's (shared with the host in a privileged pod).
-import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { release } from "node:os";
 import { delimiter, join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { firstExecutable } from "../util/exec-helper.ts";
 
 export interface HostEnv {
   hostRoot: string;
@@ -56,18 +56,7 @@ export async function readText(path: string): Promise<string | undefined> {
 
 /** Absolute path of an executable found on the PATH, like `command -v`. */
 export async function which(env: HostEnv, tool: string): Promise<string | undefined> {
-  for (const dir of env.path) {
-    if (!dir) continue;
-    const p = join(dir, tool);
-    if (
-      await access(p, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return p;
-  }
-  return undefined;
+  return firstExecutable(env.path.filter(Boolean).map((dir) => join(dir, tool)));
 }
 
 export interface OsRelease {

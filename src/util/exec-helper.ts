@@ -112,14 +112,21 @@ export function resolveExecutable(file: string): string | undefined {
         .split(delimiter)
         .filter((d) => isAbsolute(d))
         .map((d) => join(d, file));
+  const found = firstExecutable(candidates);
+  if (found) {
+    if (resolved.size > 256) resolved.clear();
+    resolved.set(key, found);
+  }
+  return found;
+}
+
+/** The first of these paths that is an executable file (the doctor's `which` uses it too). */
+export function firstExecutable(candidates: readonly string[]): string | undefined {
   for (const c of candidates) {
     if (!existsSync(c)) continue; // misses are the rule; an exception per miss costs more than the stat
     try {
       accessSync(c, constants.X_OK);
-      if (!statSync(c).isFile()) continue;
-      if (resolved.size > 256) resolved.clear();
-      resolved.set(key, c);
-      return c;
+      if (statSync(c).isFile()) return c;
     } catch {
       // not executable
     }
