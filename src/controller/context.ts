@@ -34,7 +34,7 @@ export class ControllerContext {
   readonly opts: ControllerOptions;
   readonly lock = new KeyedLock();
   readonly #directories = new Set<string>();
-  #customNqn?: Promise<boolean>;
+  #version?: Promise<string>;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -62,15 +62,20 @@ export class ControllerContext {
     this.#directories.add(path);
   }
 
-  async supportsCustomNqn(): Promise<boolean> {
-    this.#customNqn ??= this.rds.systemInfo().then(
-      (info) => versionAtLeast(info.version, CUSTOM_NQN_MIN_VERSION),
+  /** The appliance's RouterOS version, read once per controller (a failure is not remembered). */
+  routerOsVersion(): Promise<string> {
+    this.#version ??= this.rds.systemInfo().then(
+      (info) => info.version,
       (err) => {
-        this.#customNqn = undefined; // ask again next time
+        this.#version = undefined; // ask again next time
         throw err;
       },
     );
-    return this.#customNqn;
+    return this.#version;
+  }
+
+  async supportsCustomNqn(): Promise<boolean> {
+    return versionAtLeast(await this.routerOsVersion(), CUSTOM_NQN_MIN_VERSION);
   }
 
   async nqnFor(slot: string): Promise<string | undefined> {

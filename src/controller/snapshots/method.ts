@@ -66,9 +66,9 @@ export function poolFacts(c: ControllerContext, mountPoint: string): Promise<Poo
   let facts = perPool.get(mountPoint);
   if (!facts) {
     facts = (async () => {
-      const [pool, info] = await Promise.all([c.rds.getPool(mountPoint), c.rds.systemInfo()]);
+      const [pool, version] = await Promise.all([c.rds.getPool(mountPoint), c.routerOsVersion()]);
       if (!pool) return undefined;
-      const f: PoolFacts = { mountPoint, fs: pool.fs, version: info.version };
+      const f: PoolFacts = { mountPoint, fs: pool.fs, version };
       if (pool.fsLabel) f.fsLabel = pool.fsLabel;
       return f;
     })();
