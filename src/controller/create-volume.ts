@@ -166,9 +166,11 @@ export async function deleteVolume(
   const id = required(req.volume_id, "volume_id");
   if (!isVolumeId(id)) return {}; // not an id we issue: nothing of ours to delete (CSI: unknown id → OK)
   return c.exclusive([`vol:${id}`], async () => {
-    const v = await c.loadVolume(id);
-    if (v) {
-      const attached = v.record.attachments.map((a) => a.node);
+    // One read tells the three cases apart: ours, someone else's, none (loadVolume would read it twice).
+    const disk = await c.rds.getDisk(id);
+    const record = disk && decodeRecord(disk.comment);
+    if (disk && record) {
+      const attached = record.attachments.map((a) => a.node);
       if (attached.length)
         throw failedPrecondition(
           `volume ${id} is still published to ${attached.join(", ")}; unpublish it first`,
@@ -176,11 +178,10 @@ export async function deleteVolume(
       await c.rds.removeDisk(id); // disables the export first, in the same command line
       // RouterOS leaves the backing file behind; a volume in its own btrfs subvolume loses that too.
       // Snapshots of the volume stay: they are independent files or subvolumes (docs/snapshots.md).
-      await removeImage(c, imageLocation(v.disk.filePath, id));
-      c.log.info({ slot: id, filePath: v.disk.filePath }, "volume deleted");
+      await removeImage(c, imageLocation(disk.filePath, id));
+      c.log.info({ slot: id, filePath: disk.filePath }, "volume deleted");
       return {};
     }
-    const disk = await c.rds.getDisk(id);
     if (disk) {
       c.log.warn(
         { slot: id },

@@ -17,17 +17,17 @@ import { type FileDisk, RdsError } from "../../rds/types.ts";
 import type { ControllerContext } from "../context.ts";
 import {
   clearLeftover,
-  type ImageLocation,
   imageLocation,
   parentDirOf,
   poolOfImage,
   removeImage,
   removeLeftoversOf,
+  undoHalfMade,
 } from "./layout.ts";
 import { methodFor, parseSnapshotParams, poolFacts } from "./method.ts";
 import { isSnapshotId, SNAPSHOT_NAME_MAX, snapshotIdForName } from "./snapshot-id.ts";
 import { decodeSnapshotRecord, encodeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts";
-import { loadSnapshot, type StoredSnapshot, snapshotInfo } from "./snapshot-store.ts";
+import { type StoredSnapshot, snapshotInfo } from "./snapshot-store.ts";
 import { STRATEGIES } from "./strategies.ts";
 
 export async function createSnapshot(
@@ -89,7 +89,7 @@ export async function createSnapshot(
           `snapshot image ${target.filePath} has ${disk.sizeBytes} bytes, the volume ${size}`,
         );
     } catch (err) {
-      await undo(c, id, target, disk !== undefined);
+      await undoHalfMade(c, id, target, disk !== undefined, "snapshot");
       if (err instanceof RdsError && err.kind === "no-space")
         throw resourceExhausted(
           `not enough space on pool ${facts.mountPoint} for snapshot ${id}: ${err.message}`,
@@ -122,20 +122,6 @@ async function existingSnapshot(
   return s;
 }
 
-/** Best-effort removal of a half-made snapshot; what stays (connection lost) the next retry removes. */
-async function undo(c: ControllerContext, id: string, target: ImageLocation, added: boolean): Promise<void> {
-  try {
-    // The add may have happened with its reply lost: the image was complete before the add, so the
-    // snapshot is good and the CO's retry returns it. Never remove an image an item points at.
-    const disk = await c.rds.getDisk(id);
-    if (disk && !added) return;
-    if (disk) await c.rds.removeDisk(id);
-    await removeImage(c, target);
-  } catch (err) {
-    c.log.warn({ snapshot: id, err }, "could not remove a half-made snapshot; a retry of the call will");
-  }
-}
-
 /**
  * DeleteSnapshot. Removing a snapshot never touches its source volume or volumes restored from it: a
  * file-copy image is an independent file, and a btrfs snapshot is an independent subvolume.
@@ -147,14 +133,15 @@ export async function deleteSnapshot(
   const id = required(req.snapshot_id, "snapshot_id");
   if (!isSnapshotId(id)) return {}; // not an id we issue (CSI: unknown id → OK)
   return c.exclusive([`snap:${id}`], async () => {
-    const s = await loadSnapshot(c, id);
-    if (s) {
+    // One read tells the three cases apart: ours, someone else's, none (loadSnapshot would read it twice).
+    const disk = await c.rds.getDisk(id);
+    if (disk && decodeSnapshotRecord(disk.comment)) {
       await c.rds.removeDisk(id);
-      await removeImage(c, imageLocation(s.disk.filePath, id));
-      c.log.info({ snapshot: id, filePath: s.disk.filePath }, "snapshot deleted");
+      await removeImage(c, imageLocation(disk.filePath, id));
+      c.log.info({ snapshot: id, filePath: disk.filePath }, "snapshot deleted");
       return {};
     }
-    if (await c.rds.getDisk(id)) {
+    if (disk) {
       c.log.warn(
         { snapshot: id },
         "DeleteSnapshot: disk exists but is not a snapshot of this driver; leaving it alone",

@@ -111,6 +111,28 @@ export async function clearLeftover(
 }
 
 /**
+ * Best-effort removal of a half-made volume or snapshot after a failed create; what stays (connection
+ * lost) the CO's retry finishes or removes. The add may have happened with its reply lost, so an image a
+ * disk item points at is never removed unless this call added that item (`added`).
+ */
+export async function undoHalfMade(
+  c: ControllerContext,
+  id: string,
+  target: ImageLocation,
+  added: boolean,
+  what: "volume" | "snapshot",
+): Promise<void> {
+  try {
+    const disk = await c.rds.getDisk(id);
+    if (disk && !added) return;
+    if (disk) await c.rds.removeDisk(id);
+    await removeImage(c, target);
+  } catch (err) {
+    c.log.warn({ slot: id, err }, `could not remove a half-made ${what}; a retry of the call will`);
+  }
+}
+
+/**
  * Leftovers of an id anywhere on the appliance (any pool, any directory): `<...>/<id>.img` files and
  * `<...>/<id>` subvolume directories, for a DeleteVolume/DeleteSnapshot retried after the `/disk` item was
  * already removed. One `/file print` over the whole appliance; the id's fixed form makes matches exact.

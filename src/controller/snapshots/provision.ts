@@ -41,7 +41,7 @@ import {
   imageLocation,
   parentDirOf,
   poolOfImage,
-  removeImage,
+  undoHalfMade,
   type VolumeLayout,
   volumeLocation,
 } from "./layout.ts";
@@ -197,7 +197,7 @@ export async function provisionVolume(
         const raced = await existingVolume(c, r, source);
         if (raced) return respond(raced);
       }
-      await undo(c, r.slot, target, added);
+      await undoHalfMade(c, r.slot, target, added, "volume");
       if (err instanceof RdsError && err.kind === "no-space")
         throw resourceExhausted(`not enough space on pool ${pool.slot} for volume ${r.slot}: ${err.message}`);
       throw err;
@@ -312,22 +312,4 @@ async function existingVolume(
     );
   // A crash left it unexported, or someone disabled it: the volume must be usable when we say so.
   return { disk: disk.nvmeExport ? disk : await finish(c, r, disk, disk.sizeBytes), record };
-}
-
-async function undo(
-  c: ControllerContext,
-  slot: string,
-  target: ImageLocation,
-  added: boolean,
-): Promise<void> {
-  try {
-    // The add may have happened with its reply lost: the disk is unexported (unfinished) and the CO's
-    // retry finishes it. Never remove an image a disk item points at unless we added it just now.
-    const disk = await c.rds.getDisk(slot);
-    if (disk && !added) return;
-    if (disk) await c.rds.removeDisk(slot);
-    await removeImage(c, target);
-  } catch (err) {
-    c.log.warn({ slot, err }, "could not remove a half-made volume; a retry of the call will");
-  }
 }
