@@ -64,11 +64,13 @@ export async function startDriver(
   if (withController) {
     // Loaded only where the controller runs: the node plugin on every worker then carries neither ssh2
     // nor the controller (about 8 MiB of resident memory, measured).
-    const [{ createRdsClient }, { createControllerService }, registry] = await Promise.all([
-      import("../rds/client.ts"),
-      import("../controller/controller-service.ts"),
-      import("../controller/node-registry.ts"),
-    ]);
+    const [{ createRdsClient }, { createControllerService }, registry, { normalizeVolumePath }] =
+      await Promise.all([
+        import("../rds/client.ts"),
+        import("../controller/controller-service.ts"),
+        import("../controller/node-registry.ts"),
+        import("../controller/params.ts"),
+      ]);
     if (config.rdsInsecureSkipHostKeyCheck)
       log.warn(
         { security: true },
@@ -93,7 +95,7 @@ export async function startDriver(
       log: log.child({ component: "controller" }),
       nodes: nodeRegistry(config, log, registry),
       driverName: config.driverName,
-      volumePath: config.volumePath.replace(/^\/+|\/+$/g, ""),
+      volumePath: normalizeVolumePath(config.volumePath),
       nqnPrefix: config.nqnPrefix,
       nvmeAddress: config.nvmeAddress ?? config.rdsAddress!,
       nvmePort: config.nvmePort,

@@ -2,16 +2,18 @@
 // custom NQNs, the rose-storage package, the pool and volume directory, free space, and the right to
 // write. Runs over the driver's own RdsClient, so parsing and command building are the production ones.
 import { randomBytes } from "node:crypto";
-import { versionAtLeast } from "../controller/context.ts";
+import { CUSTOM_NQN_MIN_VERSION, versionAtLeast } from "../controller/context.ts";
 import { normalizeVolumePath, poolOf } from "../controller/params.ts";
 import type { Pool, RdsClient, RdsFile, SystemInfo } from "../rds/types.ts";
 import { RdsError } from "../rds/types.ts";
 import { type Check, type CheckResult, fail, ok, skip, warn } from "./types.ts";
 
 const GiB = 1024 ** 3;
-/** `/disk add type=file file-path=` (7.17) and `nvme-tcp-server-nqn` (7.21): routeros-cli.md §1.1. */
+/**
+ * `/disk add type=file file-path=` (7.17): routeros-cli.md §1.1. `nvme-tcp-server-nqn` (7.21) is the
+ * controller's CUSTOM_NQN_MIN_VERSION.
+ */
 export const FILE_DISK_MIN_VERSION = [7, 17] as const;
-export const CUSTOM_NQN_MIN_VERSION = [7, 21] as const;
 /** Below this much free space on the pool, provisioning is about to fail. */
 export const LOW_FREE_BYTES = 10 * GiB;
 

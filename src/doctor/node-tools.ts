@@ -1,6 +1,7 @@
 // User-space tools the node plugin runs. Immutable hosts (Talos, Flatcar, RHCOS) have none of them, so
 // they must come from the plugin image; a hand-built image or a host install can miss one, and the
 // failure then shows only when the first volume of that kind is staged.
+import { versionAtLeast } from "../controller/context.ts";
 import { run } from "../util/exec.ts";
 import { type HostEnv, osRelease, which } from "./host.ts";
 import { familyOf, installToolFix, type ToolPackage } from "./remedies.ts";
@@ -9,16 +10,6 @@ import { type Check, fail, ok, warn } from "./types.ts";
 /** nvme-cli `version` output across 1.x and 2.x: `nvme version 2.3 (git 2.3)` / `nvme version 1.16`. */
 export function parseNvmeCliVersion(text: string): string | undefined {
   return /nvme version\s+v?(\d+(?:\.\d+)+)/i.exec(text)?.[1];
-}
-
-function versionBelow(version: string, min: readonly number[]): boolean {
-  const parts = version.split(".").map(Number);
-  for (let i = 0; i < min.length; i++) {
-    const a = parts[i] ?? 0;
-    const b = min[i]!;
-    if (a !== b) return a < b;
-  }
-  return false;
 }
 
 // The tools run where the doctor runs (the plugin container or the host), so the os-release that
@@ -44,7 +35,7 @@ export function nvmeCliCheck(env: HostEnv): Check {
           installToolFix(await family(env), "nvme"),
         );
       // TCP transport support in `nvme connect` arrived in nvme-cli 1.7 (2019).
-      if (versionBelow(version, [1, 7]))
+      if (!versionAtLeast(version, [1, 7]))
         return warn(
           `${path} is nvme-cli ${version}, older than 1.7 (no TCP transport)`,
           installToolFix(await family(env), "nvme"),

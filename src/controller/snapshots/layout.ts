@@ -11,6 +11,7 @@
 // CreateVolume, and read back from the path afterwards: nothing else has to be remembered, and volumes
 // made before this code existed are simply flat.
 import type { ControllerContext } from "../context.ts";
+import { poolOf } from "../params.ts";
 
 export type VolumeLayout = "flat" | "subvolume";
 
@@ -25,11 +26,10 @@ export interface ImageLocation {
 export const SUBVOLUME_IMAGE = "volume.img";
 export const SNAPSHOT_DIR = "snapshots";
 
-const poolOfPath = (path: string): string => path.split("/")[0]!;
 const withoutPool = (path: string): string => path.slice(path.indexOf("/") + 1);
 
 /** Pool (mount point) an image is on. */
-export const poolOfImage = (loc: ImageLocation): string => poolOfPath(loc.filePath);
+export const poolOfImage = (loc: ImageLocation): string => poolOf(loc.filePath);
 
 /** Where a new volume's image goes. `volumePath` is `<pool>/<dir...>` without slashes at either end. */
 export function volumeLocation(volumePath: string, slot: string, layout: VolumeLayout): ImageLocation {
