@@ -1,6 +1,7 @@
 // Shared state of the controller service: its dependencies, the per-volume lock, and the helpers
 // every RPC uses to read and write volume records on the appliance.
 import { aborted } from "../csi/errors.ts";
+import { isVolumeId } from "../csi/volume-id.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { FileDisk, RdsClient } from "../rds/types.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
@@ -48,8 +49,12 @@ export class ControllerContext {
     return this.opts.log;
   }
 
-  /** The volume with this id, or undefined when there is none or the disk is not one this driver made. */
+  /**
+   * The volume with this id, or undefined when there is none, the disk is not one this driver made, or
+   * the id is not of the form this driver issues (then nothing is asked of the appliance).
+   */
   async loadVolume(volumeId: string): Promise<Volume | undefined> {
+    if (!isVolumeId(volumeId)) return undefined;
     const disk = await this.rds.getDisk(volumeId);
     if (!disk) return undefined;
     const record = decodeRecord(disk.comment);

@@ -45,7 +45,7 @@ export async function validateVolumeCapabilities(
 ): Promise<ValidateVolumeCapabilitiesResponse> {
   const id = required(req.volume_id, "volume_id");
   if (!req.volume_capabilities?.length) throw invalidArgument("volume_capabilities is required");
-  const v = isVolumeId(id) ? await c.loadVolume(id) : undefined;
+  const v = await c.loadVolume(id);
   if (!v) throw notFound(`volume ${id} does not exist`);
   const problem = req.volume_capabilities.map(capabilityProblem).find(Boolean);
   if (problem) return { message: problem };
@@ -95,7 +95,7 @@ export async function controllerGetVolume(
   req: ControllerGetVolumeRequest__Output,
 ): Promise<ControllerGetVolumeResponse> {
   const id = required(req.volume_id, "volume_id");
-  const v = isVolumeId(id) ? await c.loadVolume(id) : undefined;
+  const v = await c.loadVolume(id);
   if (!v) throw notFound(`volume ${id} does not exist`);
   return { volume: volumeInfo(v), status: volumeStatus(v) };
 }

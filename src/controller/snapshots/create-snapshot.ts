@@ -12,7 +12,6 @@ import { alreadyExists, invalidArgument, notFound, required, resourceExhausted }
 import type { CreateSnapshotRequest__Output } from "../../csi/generated/csi/v1/CreateSnapshotRequest.ts";
 import type { CreateSnapshotResponse } from "../../csi/generated/csi/v1/CreateSnapshotResponse.ts";
 import type { DeleteSnapshotRequest__Output } from "../../csi/generated/csi/v1/DeleteSnapshotRequest.ts";
-import { isVolumeId } from "../../csi/volume-id.ts";
 import { type FileDisk, RdsError } from "../../rds/types.ts";
 import type { ControllerContext } from "../context.ts";
 import {
@@ -45,7 +44,7 @@ export async function createSnapshot(
     const existing = await existingSnapshot(c, id, name, sourceId);
     if (existing) return { snapshot: snapshotInfo(existing) };
 
-    const source = isVolumeId(sourceId) ? await c.loadVolume(sourceId) : undefined;
+    const source = await c.loadVolume(sourceId);
     if (!source) throw notFound(`source volume ${sourceId} does not exist`);
     const sourceImage = imageLocation(source.disk.filePath, source.disk.slot);
     const facts = await poolFacts(c, poolOfImage(sourceImage));

@@ -27,7 +27,6 @@ import type {
   VolumeContentSource,
   VolumeContentSource__Output,
 } from "../../csi/generated/csi/v1/VolumeContentSource.ts";
-import { isVolumeId } from "../../csi/volume-id.ts";
 import { type FileDisk, RdsError } from "../../rds/types.ts";
 import { allowedHostsFor } from "../allowed-hosts.ts";
 import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
@@ -215,7 +214,7 @@ async function sourceImage(
     if (!snap) throw notFound(`source snapshot ${s.snapshot} does not exist`);
     return { image: imageLocation(snap.disk.filePath, snap.disk.slot), sizeBytes: snap.disk.sizeBytes };
   }
-  const v = isVolumeId(s.volume) ? await c.loadVolume(s.volume) : undefined;
+  const v = await c.loadVolume(s.volume);
   if (!v) throw notFound(`source volume ${s.volume} does not exist`);
   return { image: imageLocation(v.disk.filePath, v.disk.slot), sizeBytes: v.disk.sizeBytes };
 }
