@@ -64,7 +64,3 @@ export function decodeRecord(comment: string): VolumeRecord | undefined {
     return undefined;
   }
 }
-
-export function isManagedComment(comment: string): boolean {
-  return comment.startsWith(PREFIX);
-}

@@ -23,7 +23,6 @@ export const resourceExhausted = (msg: string) => new CsiError(status.RESOURCE_E
 export const unavailable = (msg: string) => new CsiError(status.UNAVAILABLE, msg);
 export const internal = (msg: string, cause?: unknown) => new CsiError(status.INTERNAL, msg, { cause });
 export const unimplemented = (msg: string) => new CsiError(status.UNIMPLEMENTED, msg);
-export const deadlineExceeded = (msg: string) => new CsiError(status.DEADLINE_EXCEEDED, msg);
 
 /** Required string field: missing or empty → INVALID_ARGUMENT naming the field. */
 export function required(value: string | undefined | null, field: string): string {

@@ -41,12 +41,6 @@ export interface EventSink {
   deliver(event: OperatorEvent, signal: AbortSignal): Promise<"posted" | "logged" | "unresolved">;
 }
 
-export const noopEventRecorder: EventRecorder = {
-  record() {},
-  async flush() {},
-  async close() {},
-};
-
 export function targetKey(t: EventTarget): string {
   switch (t.kind) {
     case "pvc":

@@ -4,7 +4,6 @@
 
 interface Waiter {
   grant: () => void;
-  reject: (reason: unknown) => void;
 }
 
 export class ChannelLimiter {
@@ -48,7 +47,6 @@ export class ChannelLimiter {
           signal?.removeEventListener("abort", onAbort);
           resolve(this.#releaser());
         },
-        reject,
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#queue.push(waiter);
