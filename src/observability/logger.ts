@@ -43,13 +43,7 @@ export function redactRequest(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redactRequest(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k)
-      ? v && typeof v === "object"
-        ? "[REDACTED]"
-        : v
-          ? "[REDACTED]"
-          : v
-      : redactRequest(v, depth + 1);
+    out[k] = SECRET_KEY.test(k) ? (v ? "[REDACTED]" : v) : redactRequest(v, depth + 1);
   }
   return out;
 }
