@@ -6,9 +6,9 @@
 //
 // What is kept about each subvolume persists in `<dataDir>/.sim/btrfs.json`; entries whose directory has
 // disappeared (removed through `/file remove`, or on the host) are dropped when read.
-import { createHash } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { uuidFrom } from "./records.ts";
 import { type PoolState, SIM_DIR, type SimStore } from "./store.ts";
 
 export interface SubvolumeState {
@@ -129,9 +129,4 @@ export class BtrfsState {
     await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
     await rename(`${file}.tmp`, file);
   }
-}
-
-function uuidFrom(seed: string): string {
-  const h = createHash("sha256").update(seed).digest("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

@@ -155,7 +155,8 @@ export function fileDiskItem(d: FileDiskState, number: number): Item {
   };
 }
 
-function uuidFrom(seed: string): string {
+/** A stable UUID-shaped string from a seed (file-system and subvolume UUIDs of the simulator). */
+export function uuidFrom(seed: string): string {
   const h = createHash("sha256").update(seed).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

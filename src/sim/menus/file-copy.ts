@@ -12,20 +12,13 @@ import { BtrfsState } from "../btrfs.ts";
 import type { Call, CommandDef, ExecContext } from "../commands.ts";
 import { copyTree, treeBytes } from "../copy.ts";
 import { FAILURES, failure, noSuchItem } from "../errors.ts";
-import { type ListSource, resolveNumbers } from "../list-menu.ts";
-import { FILE_COLUMNS, fileItem } from "../records.ts";
+import { resolveNumbers } from "../list-menu.ts";
 import { NIL } from "../values.ts";
 import { BTRFS_FAILURES } from "./btrfs.ts";
 import { poolFree } from "./disk.ts";
+import { fileSource } from "./file.ts";
 
-const files: ListSource = {
-  flagDefs: [],
-  columns: FILE_COLUMNS,
-  nameKey: "name",
-  async items(ctx) {
-    return (await ctx.services.store.listFiles()).map((f, i) => fileItem(f, i));
-  },
-};
+const files = fileSource();
 
 /** The one source entry: its name and type. A typed name may carry a leading slash. */
 async function sourceOf(ctx: ExecContext, call: Call): Promise<{ name: string; type: string }> {

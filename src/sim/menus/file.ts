@@ -9,7 +9,8 @@ import { findCommand, getCommand, type ListSource, printCommand, selectItems } f
 import { FILE_COLUMNS, FILE_PROP_KEYS, fileItem } from "../records.ts";
 import { id, NIL } from "../values.ts";
 
-function fileSource(): ListSource {
+/** `/file` items as a list menu sees them (also the source of `/file copy`). */
+export function fileSource(): ListSource {
   return {
     flagDefs: [],
     columns: FILE_COLUMNS,
