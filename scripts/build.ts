@@ -24,16 +24,13 @@ export function rewriteSpecifiers(code: string): string {
   return code.replace(SPECIFIER, (_m, lead: string, q: string, path: string) => `${lead}${q}${path}.js${q}`);
 }
 
-function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
-  );
-}
-
 export function build(out = OUT): number {
   rmSync(out, { recursive: true, force: true });
   let count = 0;
-  for (const file of files(SRC)) {
+  const files = readdirSync(SRC, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+  for (const file of files) {
     const rel = relative(SRC, file);
     mkdirSync(dirname(join(out, rel)), { recursive: true });
     if (file.endsWith(".md")) continue;
