@@ -16,15 +16,11 @@ import { type FileDisk, RdsError } from "../rds/types.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
-import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
+import { normalizeVolumePath, parseParams, poolOf, sameParams, storedParams } from "./params.ts";
 import { volumeInfo } from "./queries.ts";
-import { imageLocation, removeImage, removeLeftoversOf } from "./snapshots/layout.ts";
+import { imageLocation, removeImage, removeLeftoversOf, volumeLocation } from "./snapshots/layout.ts";
 import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
-
-export function volumeFilePath(volumePath: string, slot: string): string {
-  return `${normalizeVolumePath(volumePath)}/${slot}.img`;
-}
 
 export function volumeResponse(v: Volume): CreateVolumeResponse {
   return { volume: volumeInfo(v) };
@@ -40,9 +36,9 @@ export async function createVolume(
   const range = resolveCapacity(req.capacity_range);
   const params = parseParams(req.parameters);
   const slot = slotForName(name);
-  const volumePath = params.volumePath ?? c.opts.volumePath;
+  const volumePath = normalizeVolumePath(params.volumePath ?? c.opts.volumePath);
   // From a snapshot or a volume, or in the btrfs subvolume layout: snapshots/provision.ts.
-  const layout = await volumeLayout(c, params, normalizeVolumePath(volumePath));
+  const layout = await volumeLayout(c, params, volumePath);
   if (req.volume_content_source?.type || layout === "subvolume") {
     const source = req.volume_content_source;
     return provisionVolume(c, {
@@ -50,7 +46,7 @@ export async function createVolume(
       slot,
       range,
       params,
-      volumePath: normalizeVolumePath(volumePath),
+      volumePath,
       layout,
       source,
       respond: volumeResponse,
@@ -58,7 +54,7 @@ export async function createVolume(
   }
 
   return c.exclusive([`name:${name}`, `vol:${slot}`], async () => {
-    const filePath = volumeFilePath(volumePath, slot);
+    const { filePath } = volumeLocation(volumePath, slot, "flat");
     // Three independent reads on three channels: one round trip of latency instead of three.
     const [existing, leftover, pool] = await Promise.all([
       existingVolume(c, slot, name, range, storedParams(params)),
@@ -84,7 +80,7 @@ export async function createVolume(
       throw resourceExhausted(
         `not enough space on pool ${pool.slot}: ${range.size} bytes requested, ${pool.freeBytes} free`,
       );
-    await c.ensureDirectory(normalizeVolumePath(volumePath));
+    await c.ensureDirectory(volumePath);
 
     const record: VolumeRecord = {
       name,
@@ -143,7 +139,7 @@ async function existingVolume(
     throw alreadyExists(
       `volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`,
     );
-  if (JSON.stringify(sortKeys(v.record.params)) !== JSON.stringify(sortKeys(params)))
+  if (!sameParams(v.record.params, params))
     throw alreadyExists(`volume ${name} exists with other parameters`);
   if (!v.disk.nvmeExport) {
     // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
@@ -153,10 +149,6 @@ async function existingVolume(
     });
   }
   return v;
-}
-
-function sortKeys(o: Record<string, string>): [string, string][] {
-  return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
 }
 
 export async function deleteVolume(

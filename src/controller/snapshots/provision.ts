@@ -31,7 +31,7 @@ import { type FileDisk, RdsError } from "../../rds/types.ts";
 import { allowedHostsFor } from "../allowed-hosts.ts";
 import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
 import type { ControllerContext, Volume } from "../context.ts";
-import { poolOf, storedParams, type VolumeParams } from "../params.ts";
+import { poolOf, sameParams, storedParams, type VolumeParams } from "../params.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "../volume-record.ts";
 import { copyImage } from "./file-copy.ts";
 import {
@@ -297,9 +297,7 @@ async function existingVolume(
   if (!sameSource(source, record.source))
     throw alreadyExists(`volume ${r.name} exists with another content source`);
   const params = storedParams(r.params);
-  const sorted = (o: Record<string, string>) =>
-    JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
-  if (sorted(record.params) !== sorted(params))
+  if (!sameParams(record.params, params))
     throw alreadyExists(`volume ${r.name} exists with other parameters`);
   if (source && !disk.nvmeExport) {
     // Not finished (step 5 did not complete): complete it, for the size this request asks for.
