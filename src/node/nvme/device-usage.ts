@@ -148,8 +148,11 @@ export interface OpenFileScan {
  */
 export async function scanOpenFiles(name: string, opts: DeviceUsageOptions): Promise<OpenFileScan> {
   await new Promise((r) => setImmediate(r));
-  const family = await deviceFamily(opts.sysfsRoot, name);
-  if (family.length === 0) return { users: [], complete: true };
+  return scanFamily(await deviceFamily(opts.sysfsRoot, name), opts);
+}
+
+function scanFamily(family: readonly DevNumbers[], opts: DeviceUsageOptions): Promise<OpenFileScan> {
+  if (family.length === 0) return Promise.resolve({ users: [], complete: true });
   const deadline = Date.now() + (opts.scanTimeoutMs ?? 15_000);
   return openHandles(opts.procRoot, family, opts.selfPid ?? process.pid, deadline);
 }
@@ -178,7 +181,7 @@ export async function findDeviceUsers(
     )),
   );
   users.push(...(await loopBackers(opts.sysfsRoot, family)));
-  const scan = await (openFiles ?? scanOpenFiles(name, opts));
+  const scan = await (openFiles ?? scanFamily(family, opts));
   users.push(...scan.users);
   if (!scan.complete)
     users.push(`the scan of ${opts.procRoot}/*/fd did not finish, so the device is treated as in use`);
