@@ -3,6 +3,6 @@
 # embedded RouterOS simulator and walks a volume through its whole life. Needs root (loop, mkfs, mount).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# npm install from the lock file (see scripts/check.sh for why not npm ci)
-if [[ ! -x node_modules/node/bin/node ]]; then npm install --no-audit --no-fund --loglevel=error; fi
+# npm ci installs exactly the committed lock and never rewrites it (the demo must not modify a tracked file).
+if [[ ! -x node_modules/node/bin/node ]]; then npm ci --no-audit --no-fund --loglevel=error; fi
 exec bin/rds-csi demo "$@"

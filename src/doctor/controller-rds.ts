@@ -10,7 +10,7 @@ import { type Check, type CheckResult, fail, ok, skip, warn } from "./types.ts";
 
 const GiB = 1024 ** 3;
 /**
- * `/disk add type=file file-path=` (7.17): routeros-cli.md §1.1. `nvme-tcp-server-nqn` (7.21) is the
+ * `/disk add type=file file-path=` (7.17): docs/routeros.md §1.1. `nvme-tcp-server-nqn` (7.21) is the
  * controller's CUSTOM_NQN_MIN_VERSION.
  */
 export const FILE_DISK_MIN_VERSION = [7, 17] as const;

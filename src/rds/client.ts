@@ -1,4 +1,4 @@
-// RdsClient over SSH: RouterOS CLI commands (routeros-cli.md §1.8) built from validated values, run on the
+// RdsClient over SSH: RouterOS CLI commands (docs/routeros.md §1.8) built from validated values, run on the
 // shared SshConnection, with success made explicit by a sentinel and every read parsed strictly.
 //
 // The client never retries a mutating command: the controller's idempotent logic re-reads state and

@@ -11,7 +11,7 @@ export interface ExecResult {
   code: number | null;
 }
 
-/** Error texts from routeros-cli.md §2.3, most specific first. */
+/** Error texts from docs/routeros.md §2.3, most specific first. */
 const PATTERNS: Array<[RegExp, RdsErrorKind]> = [
   [/not enough space|no space left|disk is full|out of space/i, "no-space"],
   [/not enough permissions|not allowed|permission denied/i, "permission"],

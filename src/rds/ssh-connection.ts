@@ -45,7 +45,7 @@ export const DEFAULTS = {
   reconnectMaxMs: 30_000,
 } as const;
 
-/** RouterOS login options: `c` no colours, `t` no terminal auto-detection (routeros-cli.md §6). */
+/** RouterOS login options: `c` no colours, `t` no terminal auto-detection (docs/routeros.md §6). */
 export function loginName(user: string): string {
   return user.includes("+") ? user : `${user}+ct`;
 }

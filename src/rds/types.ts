@@ -68,7 +68,7 @@ export interface DiskChanges {
   reexport?: boolean;
 }
 
-/** `/disk btrfs subvolume add` (RouterOS 7.18+, routeros-cli.md §5). */
+/** `/disk btrfs subvolume add` (RouterOS 7.18+, docs/routeros.md §5). */
 export interface SubvolumeSpec {
   /** btrfs file system label (the pool's `fs-label`). */
   fsLabel: string;

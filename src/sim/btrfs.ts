@@ -1,4 +1,4 @@
-// btrfs subvolumes of the simulated appliance (docs/routeros-cli.md §5, RouterOS 7.18+): a subvolume is a
+// btrfs subvolumes of the simulated appliance (docs/routeros.md §5, RouterOS 7.18+): a subvolume is a
 // directory on a pool formatted btrfs; a snapshot (`parent=`) is a new subvolume holding a copy of the
 // parent's files (reflink where the host allows, else a full copy: see copy.ts), made while no other
 // command runs (the simulator runs one command line at a time), so it is a point-in-time copy as on btrfs.

@@ -1,4 +1,4 @@
-// RouterOS error texts (docs/routeros-cli.md §2.3). Parse errors stop the whole line before anything runs;
+// RouterOS error texts (docs/routeros.md §2.3). Parse errors stop the whole line before anything runs;
 // runtime errors stop it at the failing command (earlier commands keep their effects and output).
 
 export class CliError extends Error {

@@ -1,4 +1,4 @@
-// Grammar of the RouterOS console subset (docs/routeros-cli.md §1.4–1.6, §2.2–2.3, §9.3):
+// Grammar of the RouterOS console subset (docs/routeros.md §1.4–1.6, §2.2–2.3, §9.3):
 //
 //   line      := command (';' command)*
 //   command   := ':' name args                      scripting: :put :len :serialize :do :onerror

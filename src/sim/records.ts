@@ -1,5 +1,5 @@
 // How RouterOS presents `/disk` items (file disks and the pool) and `/file` entries: property order, kinds
-// and flags, per docs/routeros-cli.md §1.3, §1.6b (RDS2216 samples) and §4. Pure: the driver's parser tests
+// and flags, per docs/routeros.md §1.3, §1.6b (RDS2216 samples) and §4. Pure: the driver's parser tests
 // can build items here and render them with render.ts at any width.
 import { createHash } from "node:crypto";
 import type { Item, Prop } from "./items.ts";

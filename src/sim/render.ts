@@ -1,7 +1,7 @@
 // Pure text renderers for RouterOS console output: `print detail`, table `print`, `print terse`, singleton
 // `print` (`key: value`), as-value and the value formatting rules (space-grouped numbers, humanized sizes,
 // quoting). No I/O here: the driver's parser tests import this file to render records at many widths.
-// Formats follow docs/routeros-cli.md §1.6 (RDS2216 samples, RouterOS 7.24.x) and §4.
+// Formats follow docs/routeros.md §1.6 (RDS2216 samples, RouterOS 7.24.x) and §4.
 
 export const CRLF = "\r\n";
 

@@ -1,4 +1,4 @@
-// The SSH side of the simulator (docs/routeros-cli.md §6, §9.1): public-key auth only against the
+// The SSH side of the simulator (docs/routeros.md §6, §9.1): public-key auth only against the
 // authorized keys (any user name; `name+ct511w4098h` style options are stripped to the base name), `exec`
 // requests only (shell, pty and subsystems are refused), one command line per exec channel; the reply is
 // written, then exit-status, then the channel closes.

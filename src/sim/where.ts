@@ -1,4 +1,4 @@
-// Evaluation of `where` / `find` expressions against menu items (docs/routeros-cli.md §1.6e, tik4net §3):
+// Evaluation of `where` / `find` expressions against menu items (docs/routeros.md §1.6e, tik4net §3):
 // - `key=value`, `!=`, `<`, `>`, `<=`, `>=` compare by the property's type (numbers numerically, booleans
 //   as yes/no/true/false, strings exactly; `.id` case-insensitively);
 // - `key~"regex"` matches the property's text form;

@@ -194,7 +194,7 @@ describe("results", () => {
     expect(fails(ok("expected end of command (line 1 column 24)\r\n"), false)).toBe("invalid");
   });
 
-  it("classifies RouterOS error texts (routeros-cli.md §2.3 and the simulator's failures)", () => {
+  it("classifies RouterOS error texts (docs/routeros.md §2.3 and the simulator's failures)", () => {
     const table: Array<[string, string]> = [
       ["no such item", "not-found"],
       ["failure: file does not exist", "not-found"],

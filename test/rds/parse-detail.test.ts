@@ -14,7 +14,7 @@ const crlf = (s: string) => s.replace(/\n/g, "\r\n");
 const disks = (text: string, wrapWidth?: number) =>
   parsePrintDetail(text, { knownKeys: DISK_KEYS, ...(wrapWidth ? { wrapWidth } : {}) });
 
-describe("print detail fixtures from real devices (routeros-cli.md §1.6b)", () => {
+describe("print detail fixtures from real devices (docs/routeros.md §1.6b)", () => {
   it("parses the RDS2216 file disk", () => {
     const text = crlf(`Flags: B - BLOCK-DEVICE; t - NVME-TCP-EXPORT
 31 Bt type=file slot="vm-storage-001" slot-default="" parent="" fs=- model="/raid10/vm-storage-001.img" size=1 099 511 627 776 mount-filesystem=no mount-read-only=no compress=no sector-size=512 raid-master=none nvme-tcp-export=yes

@@ -1,5 +1,5 @@
 // The CLI grammar on its own: command forms, argument syntax and the error texts with their columns
-// (docs/routeros-cli.md §1.4–1.6e, §2.3; tik4net §2–3).
+// (docs/routeros.md §1.4–1.6e, §2.3; tik4net §2–3).
 import { describe, expect, it } from "vitest";
 import type { Statement } from "../../src/sim/ast.ts";
 import { CliError } from "../../src/sim/errors.ts";

@@ -1,4 +1,4 @@
-// Pure renderer tests: the documented RDS2216 `print detail` samples (docs/routeros-cli.md §1.6b) must be
+// Pure renderer tests: the documented RDS2216 `print detail` samples (docs/routeros.md §1.6b) must be
 // reproduced byte for byte, and the formatting rules (§1.6f, quoting, wrapping) hold at any width.
 import { describe, expect, it } from "vitest";
 import { toDetailRecord } from "../../src/sim/items.ts";

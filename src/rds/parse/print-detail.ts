@@ -1,4 +1,4 @@
-// Parser for RouterOS `print detail` output (routeros-cli.md §1.6b, prior-art §2.2–2.3).
+// Parser for RouterOS `print detail` output (docs/routeros.md §1.6b, prior-art §2.2–2.3).
 //
 // Shape:   [Flags: legend (one or two lines)]
 //          <item#> <flags> [;;; comment] key=value key="quoted value" ...

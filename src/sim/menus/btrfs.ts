@@ -1,4 +1,4 @@
-// `/disk btrfs subvolume` (RouterOS 7.18+, docs/routeros-cli.md §5; manual "Btrfs" page):
+// `/disk btrfs subvolume` (RouterOS 7.18+, docs/routeros.md §5; manual "Btrfs" page):
 //   add fs=<label> name=<path> [parent=<subvolume>] [read-only=yes|no]
 //   remove <numbers>          print / find / get
 // `fs` is the btrfs file system label (in the simulator: the pool's name, which `/disk print` shows as

@@ -1,4 +1,4 @@
-// `/disk` for ROSE file-backed disks (docs/routeros-cli.md §1.2–1.6). Pools are pre-existing RAID disks;
+// `/disk` for ROSE file-backed disks (docs/routeros.md §1.2–1.6). Pools are pre-existing RAID disks;
 // file disks are added, changed and removed here. `remove` deletes the item only: the file stays in /file.
 import { dirname } from "node:path/posix";
 import { argBool, argFileSize, argInt, argText } from "../args.ts";

@@ -1,4 +1,4 @@
-// `/file copy <source> name=<destination>` (RouterOS 7.23+, docs/routeros-cli.md §4–5): copies a file, or a
+// `/file copy <source> name=<destination>` (RouterOS 7.23+, docs/routeros.md §4–5): copies a file, or a
 // directory recursively. The source is named like any `/file` item (a name, `*id`, or `[find ...]`); the
 // destination is a new name on a mounted disk. RouterOS does not document whether it reflinks; the
 // simulator reflinks when the host file system can and makes a full copy otherwise (copy.ts), and counts

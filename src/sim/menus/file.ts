@@ -1,4 +1,4 @@
-// `/file` (docs/routeros-cli.md §4): the real files under each pool. `remove` deletes the real file and so
+// `/file` (docs/routeros.md §4): the real files under each pool. `remove` deletes the real file and so
 // gives its space back to the pool; a file still used by a `/disk` item is refused.
 import { dirname } from "node:path/posix";
 import { argText } from "../args.ts";

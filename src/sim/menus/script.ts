@@ -1,5 +1,5 @@
 // Scripting commands (`:put`, `:len`, `:serialize`, `:do`, `:onerror`, `:local`, `:global`, `:nothing`):
-// enough for the sentinel and counting idioms of docs/routeros-cli.md §1.8 and §2.4.
+// enough for the sentinel and counting idioms of docs/routeros.md §1.8 and §2.4.
 import { argText } from "../args.ts";
 import type { CommandDef } from "../commands.ts";
 import { CliError, failure, noMatchingValue } from "../errors.ts";

@@ -1,5 +1,5 @@
 // The commands behind snapshots and clones, added to the menu tree only from the RouterOS version that
-// has them (docs/routeros-cli.md §1.1): `/disk btrfs subvolume` from 7.18, `/file copy` from 7.23. On an
+// has them (docs/routeros.md §1.1): `/disk btrfs subvolume` from 7.18, `/file copy` from 7.23. On an
 // older simulated version they are `bad command name`, as on the appliance.
 import type { MenuNode } from "../commands.ts";
 import { btrfsMenu } from "./btrfs.ts";

@@ -1,4 +1,4 @@
-// Test-only renderer of RouterOS `print detail` output, written from routeros-cli.md §1.6b (independently
+// Test-only renderer of RouterOS `print detail` output, written from docs/routeros.md §1.6b (independently
 // of the simulator's renderer, so the parser is checked against two readings of the same spec):
 //   - the item number right-aligned to the widest number, the flags field as wide as the widest flag
 //     string, then one space; properties start at that column and continuation lines are indented to it;
