@@ -34,8 +34,8 @@ section "system packages"
 need=()
 for pkg in e2fsprogs xfsprogs util-linux mount kmod; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if ((${#need[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
 fi
 echo "ok: e2fsprogs xfsprogs util-linux mount kmod"
 
