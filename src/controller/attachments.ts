@@ -8,14 +8,22 @@ import type { Attachment } from "./volume-record.ts";
 export const MAX_MULTI_NODE_ATTACHMENTS = 2;
 
 export type PublishPlan = { change: false } | { change: true; attachments: Attachment[] };
+export type AttachPlan =
+  | { change: false; attachment: Attachment }
+  | { change: true; attachment: Attachment; attachments: Attachment[]; generation: number };
 
+/**
+ * The attachment for nodeId: the existing one (an idempotent retry keeps its generation) or a new one
+ * with the volume's next generation (`lastGeneration` + 1), which the caller stores with the record.
+ */
 export function planPublish(
   current: readonly Attachment[],
+  lastGeneration: number,
   nodeId: string,
   cap: CapabilityInfo,
   readonly: boolean,
   volumeId: string,
-): PublishPlan {
+): AttachPlan {
   const mode = cap.multiNode ? "multi" : "single";
   const mine = current.find((a) => a.node === nodeId);
   if (mine) {
@@ -23,7 +31,7 @@ export function planPublish(
       throw alreadyExists(
         `volume ${volumeId} is already published to node ${nodeId} with ${mine.readonly ? "read-only" : "read-write"} ${mine.mode}-node access`,
       );
-    return { change: false };
+    return { change: false, attachment: mine };
   }
   const others = current.filter((a) => a.node !== nodeId);
   if (others.length > 0) {
@@ -36,7 +44,9 @@ export function planPublish(
         `volume ${volumeId} is already published to ${others.length} nodes (${others.map((a) => a.node).join(", ")}); ReadWriteMany block allows ${MAX_MULTI_NODE_ATTACHMENTS} at once (live migration)`,
       );
   }
-  return { change: true, attachments: [...current, { node: nodeId, mode, readonly }] };
+  const generation = lastGeneration + 1;
+  const attachment: Attachment = { node: nodeId, mode, readonly, generation };
+  return { change: true, attachment, attachments: [...current, attachment], generation };
 }
 
 export function planUnpublish(current: readonly Attachment[], nodeId: string): PublishPlan {

@@ -2,6 +2,7 @@
 // (capabilities say so; the RPC answers UNIMPLEMENTED). Snapshots and clones: ./snapshots/.
 import { unimplemented } from "../csi/errors.ts";
 import type { ControllerService } from "../csi/types.ts";
+import { isNetworkAddress } from "../csi/volume-context.ts";
 import { ControllerContext, type ControllerOptions } from "./context.ts";
 import { createVolume, deleteVolume } from "./create-volume.ts";
 import { controllerExpand } from "./expand.ts";
@@ -30,6 +31,9 @@ export const CONTROLLER_CAPABILITIES = [
 export function createControllerService(
   opts: ControllerOptions,
 ): ControllerService & { context: ControllerContext } {
+  // Every publish hands this address to nodes: refuse a bad one at start, not at every attach.
+  if (!isNetworkAddress(opts.nvmeAddress))
+    throw new Error(`NVMe/TCP address ${JSON.stringify(opts.nvmeAddress)} is not an IP address or host name`);
   const c = new ControllerContext(opts);
   const notYet = (what: string) => async () => {
     throw unimplemented(`${what} is not supported by this version of rds-csi`);

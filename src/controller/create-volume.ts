@@ -87,6 +87,7 @@ export async function createVolume(
       requiredBytes: range.required,
       params: storedParams(params),
       attachments: [],
+      generation: 0,
       createdAt: new Date().toISOString(),
     };
     let disk: FileDisk;

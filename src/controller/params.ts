@@ -1,8 +1,13 @@
 // StorageClass parameters. Unknown keys are refused (a typo must not be silently ignored), every value
 // is validated here, and only validated values are stored on the appliance or passed to the node.
-import { isIP } from "node:net";
 import { invalidArgument } from "../csi/errors.ts";
-import { StorageClassParam } from "../csi/volume-context.ts";
+import {
+  intInRange,
+  isNetworkAddress,
+  MKFS_OPTIONS_RE,
+  StorageClassParam,
+  TUNING_RANGES,
+} from "../csi/volume-context.ts";
 import { type MethodParam, parseMethod } from "./snapshots/method.ts";
 
 export interface VolumeParams {
@@ -18,19 +23,13 @@ export interface VolumeParams {
   snapshotMethod?: MethodParam;
 }
 
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const PATH = /^\/?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/;
-const MKFS_OPTIONS = /^[A-Za-z0-9=,._:+ -]{0,256}$/;
 
 // Keys the external-provisioner and CDI add (pvc/pv names, fstype, secrets refs): not ours to refuse.
 const FOREIGN_PREFIXES = ["csi.storage.k8s.io/", "storage.kubernetes.io/"];
 
-function int(key: string, value: string, min: number, max: number): number {
-  if (!/^-?\d+$/.test(value)) throw invalidArgument(`parameter ${key}: "${value}" is not an integer`);
-  const n = Number(value);
-  if (n < min || n > max) throw invalidArgument(`parameter ${key}: ${n} is outside ${min}..${max}`);
-  return n;
+function int(key: string, value: string, range: readonly [number, number]): number {
+  return intInRange(`parameter ${key}`, value, range);
 }
 
 export function parseParams(raw: Record<string, string> | undefined): VolumeParams {
@@ -46,27 +45,27 @@ export function parseParams(raw: Record<string, string> | undefined): VolumePara
         p.volumePath = normalizeVolumePath(value);
         break;
       case StorageClassParam.nvmeAddress:
-        if (!isIP(value) && !HOSTNAME.test(value))
+        if (!isNetworkAddress(value))
           throw invalidArgument(`parameter nvmeAddress: "${value}" is not an IP address or host name`);
         p.nvmeAddress = value;
         break;
       case StorageClassParam.nvmePort:
-        p.nvmePort = int(key, value, 1, 65535);
+        p.nvmePort = int(key, value, TUNING_RANGES.port);
         break;
       case StorageClassParam.ctrlLossTmo:
-        p.ctrlLossTmo = int(key, value, -1, 31_536_000);
+        p.ctrlLossTmo = int(key, value, TUNING_RANGES.ctrlLossTmo);
         break;
       case StorageClassParam.reconnectDelay:
-        p.reconnectDelay = int(key, value, 1, 3600);
+        p.reconnectDelay = int(key, value, TUNING_RANGES.reconnectDelay);
         break;
       case StorageClassParam.keepAliveTmo:
-        p.keepAliveTmo = int(key, value, 0, 3600);
+        p.keepAliveTmo = int(key, value, TUNING_RANGES.keepAliveTmo);
         break;
       case StorageClassParam.nrIoQueues:
-        p.nrIoQueues = int(key, value, 1, 1024);
+        p.nrIoQueues = int(key, value, TUNING_RANGES.nrIoQueues);
         break;
       case StorageClassParam.mkfsOptions:
-        if (!MKFS_OPTIONS.test(value))
+        if (!MKFS_OPTIONS_RE.test(value))
           throw invalidArgument(
             `parameter mkfsOptions: only letters, digits, spaces and = , . _ : + - are allowed`,
           );

@@ -1,11 +1,11 @@
 // ControllerPublishVolume / ControllerUnpublishVolume: attach fencing recorded on the appliance, the
 // export's allowed hosts following the attachments, and a publish_context with everything the node needs.
 import { describeCapability } from "../csi/capability.ts";
-import { invalidArgument, notFound, required, resourceExhausted } from "../csi/errors.ts";
+import { failedPrecondition, invalidArgument, notFound, required, resourceExhausted } from "../csi/errors.ts";
 import type { ControllerPublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerPublishVolumeRequest.ts";
 import type { ControllerPublishVolumeResponse } from "../csi/generated/csi/v1/ControllerPublishVolumeResponse.ts";
 import type { ControllerUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerUnpublishVolumeRequest.ts";
-import { PublishKey } from "../csi/volume-context.ts";
+import { encodePublishContext } from "../csi/volume-context.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
 import { planPublish, planUnpublish } from "./attachments.ts";
@@ -13,23 +13,41 @@ import type { ControllerContext, Volume } from "./context.ts";
 import { allVolumes } from "./queries.ts";
 import { type Attachment, encodeRecord } from "./volume-record.ts";
 
-export function publishContext(c: ControllerContext, v: Volume): Record<string, string> {
+/** What the node needs for this attachment, through the contract module's validation (volume-context.ts). */
+export function publishContext(
+  c: ControllerContext,
+  v: Volume,
+  attachment: Attachment,
+): Record<string, string> {
   const p = v.record.params;
-  const ctx: Record<string, string> = {
-    [PublishKey.nqn]: v.disk.nqn || v.disk.slot,
-    [PublishKey.address]: p.nvmeAddress ?? c.opts.nvmeAddress,
-    [PublishKey.port]: String(v.disk.nvmePort ?? c.opts.nvmePort),
-    [PublishKey.filePath]: v.disk.filePath,
-  };
-  if (p.ctrlLossTmo !== undefined) ctx[PublishKey.ctrlLossTmo] = p.ctrlLossTmo;
-  if (p.reconnectDelay !== undefined) ctx[PublishKey.reconnectDelay] = p.reconnectDelay;
-  if (p.keepAliveTmo !== undefined) ctx[PublishKey.keepAliveTmo] = p.keepAliveTmo;
-  if (p.nrIoQueues !== undefined) ctx[PublishKey.nrIoQueues] = p.nrIoQueues;
-  return ctx;
+  const num = (x: string | undefined) => (x === undefined ? undefined : Number(x));
+  try {
+    return encodePublishContext({
+      nqn: v.disk.nqn || v.disk.slot,
+      address: p.nvmeAddress ?? c.opts.nvmeAddress,
+      port: v.disk.nvmePort ?? c.opts.nvmePort,
+      filePath: v.disk.filePath,
+      ctrlLossTmo: num(p.ctrlLossTmo),
+      reconnectDelay: num(p.reconnectDelay),
+      keepAliveTmo: num(p.keepAliveTmo),
+      nrIoQueues: num(p.nrIoQueues),
+      ...(attachment.generation ? { generation: attachment.generation } : {}),
+    });
+  } catch (err) {
+    // Only a damaged record or a bad --nvme-address gets here (parameters were validated at CreateVolume).
+    throw failedPrecondition(
+      `volume ${v.disk.slot} cannot be published: ${(err as Error).message} (check --nvme-address and the volume's record)`,
+    );
+  }
 }
 
-async function saveAttachments(c: ControllerContext, v: Volume, attachments: Attachment[]): Promise<void> {
-  const record = { ...v.record, attachments };
+async function saveAttachments(
+  c: ControllerContext,
+  v: Volume,
+  attachments: Attachment[],
+  generation = v.record.generation,
+): Promise<void> {
+  const record = { ...v.record, attachments, generation };
   // nvmet checks allowed hosts only at connect time: when the last node leaves, the export is turned off
   // and on again so that a node that is still connected (a dead or partitioned node the CO force-detached)
   // is cut off before another node gets the volume. With nodes remaining (the end of a live migration),
@@ -59,11 +77,19 @@ export async function controllerPublish(
     if (!v) throw notFound(`volume ${id} does not exist`);
     if (!(await c.opts.nodes.has(nodeId)))
       throw notFound(`node ${nodeId} does not exist (${c.opts.nodes.description})`);
-    const plan = planPublish(v.record.attachments, nodeId, cap, Boolean(req.readonly), id);
-    if (plan.change) await checkAttachLimit(c, nodeId, id);
-    if (plan.change || !v.disk.nvmeExport)
-      await saveAttachments(c, v, plan.change ? plan.attachments : v.record.attachments);
-    return { publish_context: publishContext(c, v) };
+    const plan = planPublish(
+      v.record.attachments,
+      v.record.generation,
+      nodeId,
+      cap,
+      Boolean(req.readonly),
+      id,
+    );
+    if (plan.change) {
+      await checkAttachLimit(c, nodeId, id);
+      await saveAttachments(c, v, plan.attachments, plan.generation);
+    } else if (!v.disk.nvmeExport) await saveAttachments(c, v, v.record.attachments);
+    return { publish_context: publishContext(c, v, plan.attachment) };
   });
 }
 

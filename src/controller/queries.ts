@@ -9,7 +9,7 @@ import type { ListVolumesRequest__Output } from "../csi/generated/csi/v1/ListVol
 import type { ListVolumesResponse } from "../csi/generated/csi/v1/ListVolumesResponse.ts";
 import type { ValidateVolumeCapabilitiesRequest__Output } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesRequest.ts";
 import type { ValidateVolumeCapabilitiesResponse } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesResponse.ts";
-import { VolumeContextKey } from "../csi/volume-context.ts";
+import { encodeVolumeContext } from "../csi/volume-context.ts";
 import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { MIN_VOLUME_BYTES } from "./capacity-range.ts";
@@ -19,8 +19,7 @@ import { decodeRecord } from "./volume-record.ts";
 
 /** The CSI Volume for a volume on the appliance: what CreateVolume, ListVolumes and ControllerGetVolume return. */
 export function volumeInfo(v: Volume) {
-  const ctx: Record<string, string> = { [VolumeContextKey.name]: v.record.name };
-  if (v.record.params.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.record.params.mkfsOptions;
+  const ctx = encodeVolumeContext({ name: v.record.name, mkfsOptions: v.record.params.mkfsOptions });
   return { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx };
 }
 

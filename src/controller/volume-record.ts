@@ -8,6 +8,8 @@ export interface Attachment {
   /** Single-node modes fence other nodes; multi is MULTI_NODE_MULTI_WRITER (block only, live migration). */
   mode: "single" | "multi";
   readonly: boolean;
+  /** Which publish made this attachment (PublishKey.generation); 0 for attachments older than generations. */
+  generation: number;
 }
 
 export interface VolumeRecord {
@@ -20,6 +22,8 @@ export interface VolumeRecord {
   /** Content source, once snapshots and clones exist. */
   source?: { snapshot?: string; volume?: string };
   attachments: Attachment[];
+  /** The last attachment generation handed out for this volume (0: none yet); only ever grows. */
+  generation: number;
   createdAt: string;
 }
 
@@ -31,7 +35,8 @@ export function encodeRecord(r: VolumeRecord): string {
     b: r.requiredBytes,
     p: r.params,
     s: r.source,
-    a: r.attachments.map((a) => [a.node, a.mode === "multi" ? 1 : 0, a.readonly ? 1 : 0]),
+    a: r.attachments.map((a) => [a.node, a.mode === "multi" ? 1 : 0, a.readonly ? 1 : 0, a.generation]),
+    g: r.generation || undefined,
     t: r.createdAt,
   };
   return PREFIX + Buffer.from(JSON.stringify(compact), "utf8").toString("base64url");
@@ -46,10 +51,11 @@ export function decodeRecord(comment: string): VolumeRecord | undefined {
     const attachments: Attachment[] = Array.isArray(c.a)
       ? c.a
           .filter((x: unknown) => Array.isArray(x) && typeof x[0] === "string")
-          .map((x: [string, number, number]) => ({
+          .map((x: [string, number, number, number?]) => ({
             node: x[0],
             mode: x[1] ? "multi" : "single",
             readonly: Boolean(x[2]),
+            generation: safeCount(x[3]),
           }))
       : [];
     return {
@@ -58,9 +64,15 @@ export function decodeRecord(comment: string): VolumeRecord | undefined {
       params: c.p ?? {},
       source: c.s,
       attachments,
+      // Never below an attachment's own: a record edited by hand must not hand a number out twice.
+      generation: Math.max(safeCount(c.g), ...attachments.map((a) => a.generation)),
       createdAt: typeof c.t === "string" ? c.t : "",
     };
   } catch {
     return undefined;
   }
+}
+
+function safeCount(x: unknown): number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x > 0 ? x : 0;
 }

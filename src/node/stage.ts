@@ -11,7 +11,7 @@ import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
 import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
 import type { CallContext } from "../csi/types.ts";
-import { VolumeContextKey } from "../csi/volume-context.ts";
+import { decodeVolumeContext } from "../csi/volume-context.ts";
 import { EventReason, tagEvent } from "../observability/events.ts";
 import {
   attachMetered,
@@ -85,7 +85,7 @@ export async function nodeStageVolume(
     fsType,
     flags,
     readOnly: cap.readOnlyMode || flags.includes("ro"),
-    mkfsOptions: validateMkfsOptions(fsType, req.volume_context?.[VolumeContextKey.mkfsOptions]),
+    mkfsOptions: validateMkfsOptions(fsType, decodeVolumeContext(req.volume_context ?? {}).mkfsOptions),
   };
   return exclusive(nc, volumeId, { breaker: true }, async () =>
     stageFilesystem(nc, { ...fs, stagingPath: await canonical(stagingPath) }, ctx),

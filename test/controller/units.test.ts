@@ -62,12 +62,19 @@ describe("volume record", () => {
         fc.string({ maxLength: 200 }),
         fc.integer({ min: 0, max: 2 ** 50 }),
         fc.array(fc.string({ minLength: 1, maxLength: 60 }), { maxLength: 2 }),
-        (name, bytes, nodes) => {
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (name, bytes, nodes, generation) => {
           const r: VolumeRecord = {
             name,
             requiredBytes: bytes,
             params: { nvmePort: "4420" },
-            attachments: nodes.map((node) => ({ node, mode: "multi", readonly: false })),
+            attachments: nodes.map((node, i) => ({
+              node,
+              mode: "multi",
+              readonly: false,
+              generation: generation + i,
+            })),
+            generation: generation + nodes.length,
             createdAt: "2026-11-21T00:00:00.000Z",
           };
           const comment = encodeRecord(r);
@@ -103,19 +110,20 @@ describe("attach fencing", () => {
   });
   const rwx = describeCapability({ block: {}, access_mode: { mode: "MULTI_NODE_MULTI_WRITER" } });
   it("fences single-node modes and allows two nodes for RWX block", () => {
-    const one = planPublish([], "a", rwo, false, "v");
+    const one = planPublish([], 0, "a", rwo, false, "v");
     expect(one.change).toBe(true);
     const att = one.change ? one.attachments : [];
-    expect(planPublish(att, "a", rwo, false, "v")).toEqual({ change: false });
-    expect(() => planPublish(att, "b", rwo, false, "v")).toThrow(/one node at a time/);
-    expect(() => planPublish(att, "a", rwo, true, "v")).toThrow(/already published/);
-    const m1 = planPublish([], "a", rwx, false, "v");
-    const m2 = planPublish(m1.change ? m1.attachments : [], "b", rwx, false, "v");
+    expect(planPublish(att, 1, "a", rwo, false, "v")).toEqual({ change: false, attachment: att[0] });
+    expect(() => planPublish(att, 1, "b", rwo, false, "v")).toThrow(/one node at a time/);
+    expect(() => planPublish(att, 1, "a", rwo, true, "v")).toThrow(/already published/);
+    const m1 = planPublish([], 0, "a", rwx, false, "v");
+    const m2 = planPublish(m1.change ? m1.attachments : [], 1, "b", rwx, false, "v");
     expect(m2.change && m2.attachments.map((x) => x.node)).toEqual(["a", "b"]);
-    expect(() => planPublish(m2.change ? m2.attachments : [], "c", rwx, false, "v")).toThrow(/allows 2/);
+    expect(m2.change && m2.attachments.map((x) => x.generation)).toEqual([1, 2]);
+    expect(() => planPublish(m2.change ? m2.attachments : [], 2, "c", rwx, false, "v")).toThrow(/allows 2/);
     expect(planUnpublish(m2.change ? m2.attachments : [], "a")).toEqual({
       change: true,
-      attachments: [{ node: "b", mode: "multi", readonly: false }],
+      attachments: [{ node: "b", mode: "multi", readonly: false, generation: 2 }],
     });
     expect(planUnpublish([], "a")).toEqual({ change: false });
   });

@@ -202,7 +202,7 @@ describe("NVMe/TCP target from the publish context", () => {
 
   it.each([
     [{ [PublishKey.address]: "10.0.0.5" }],
-    [{ ...base, [PublishKey.address]: "rds.example.com" }],
+    [{ ...base, [PublishKey.address]: "rds.example.com,nqn=evil" }], // a host name is fine (issue 14.1), this is not
     [{ ...base, [PublishKey.nqn]: "nqn.x,hostnqn=evil" }],
     [{ ...base, [PublishKey.nqn]: "a".repeat(224) }],
     [{ ...base, [PublishKey.port]: "70000" }],

@@ -153,6 +153,7 @@ export async function provisionVolume(
       params: storedParams(r.params),
       ...(source ? { source } : {}),
       attachments: [],
+      generation: 0,
       createdAt: new Date().toISOString(),
     };
     let added = false;

@@ -3,8 +3,8 @@
 import { readdirSync } from "node:fs";
 import { access, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
-import { failedPrecondition, invalidArgument, notFound, unavailable } from "../../csi/errors.ts";
-import { PublishKey } from "../../csi/volume-context.ts";
+import { failedPrecondition, notFound, unavailable } from "../../csi/errors.ts";
+import { decodeFilePath } from "../../csi/volume-context.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { run } from "../../util/exec.ts";
 import { sleep } from "../../util/sleep.ts";
@@ -20,7 +20,6 @@ export interface LoopOptions {
   commandTimeoutMs?: number;
 }
 
-const FILE_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
 const DELETED = " (deleted)";
 
 function asLoop(t: AttachTarget): LoopTarget {
@@ -39,16 +38,7 @@ export class LoopTransport implements Transport {
   }
 
   parseTarget(context: Record<string, string>): AttachTarget {
-    const filePath = (context[PublishKey.filePath] ?? "").replace(/^\/+/, "");
-    if (!filePath)
-      throw invalidArgument(
-        `${PublishKey.filePath} is required in the publish context for the loop transport`,
-      );
-    if (!FILE_PATH_RE.test(filePath) || filePath.split("/").some((p) => p === ".." || p === "."))
-      throw invalidArgument(
-        `${PublishKey.filePath} ${JSON.stringify(filePath)} is not a safe relative file path`,
-      );
-    return { kind: "loop", filePath };
+    return { kind: "loop", filePath: decodeFilePath(context) };
   }
 
   targetKey(target: AttachTarget): string {

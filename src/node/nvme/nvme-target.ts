@@ -1,8 +1,9 @@
 // NVMe/TCP target facts from the publish context, validated before anything reaches a command line,
 // and the `nvme connect` argument list built from them.
+import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { invalidArgument } from "../../csi/errors.ts";
-import { PublishKey } from "../../csi/volume-context.ts";
+import { invalidArgument, unavailable } from "../../csi/errors.ts";
+import { decodeNvmeConnection } from "../../csi/volume-context.ts";
 import type { NvmeTcpTarget } from "./transport.ts";
 
 /**
@@ -23,49 +24,50 @@ import type { NvmeTcpTarget } from "./transport.ts";
  */
 export const NVME_DEFAULTS = { port: 4420, ctrlLossTmo: 1800, reconnectDelay: 5 } as const;
 
+export { validateNqn } from "../../csi/volume-context.ts";
+
 // Printable NQN characters without the separators the kernel's option string uses (`,` and `=`).
 const NQN_RE = /^[A-Za-z0-9._:-]+$/;
-const NQN_MAX_BYTES = 223;
 
-function intParam(ctx: Record<string, string>, key: string, min: number, max: number): number | undefined {
-  const raw = ctx[key];
-  if (raw === undefined || raw === "") return undefined;
-  if (!/^-?\d+$/.test(raw)) throw invalidArgument(`${key} must be an integer, got ${JSON.stringify(raw)}`);
-  const n = Number(raw);
-  if (n < min || n > max) throw invalidArgument(`${key} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-export function validateNqn(nqn: string, field = PublishKey.nqn): string {
-  if (!nqn) throw invalidArgument(`${field} is required in the publish context`);
-  if (Buffer.byteLength(nqn) > NQN_MAX_BYTES || !NQN_RE.test(nqn))
-    throw invalidArgument(
-      `${field} ${JSON.stringify(nqn)} is not a valid NQN (at most ${NQN_MAX_BYTES} bytes of [A-Za-z0-9._:-])`,
-    );
-  return nqn;
-}
-
+/** The publish context's connection facts (decoded by the contract module) with the node's defaults. */
 export function parseNvmeTarget(ctx: Record<string, string>): NvmeTcpTarget {
-  const nqn = validateNqn(ctx[PublishKey.nqn] ?? "");
-  const address = ctx[PublishKey.address] ?? "";
-  // The kernel stores and compares numeric addresses; a host name would need resolving on every check.
-  if (!isIP(address))
-    throw invalidArgument(
-      `${PublishKey.address} must be an IPv4 or IPv6 address, got ${JSON.stringify(address)}`,
-    );
+  const c = decodeNvmeConnection(ctx);
   const target: NvmeTcpTarget = {
     kind: "nvme-tcp",
-    nqn,
-    address,
-    port: intParam(ctx, PublishKey.port, 1, 65535) ?? NVME_DEFAULTS.port,
-    ctrlLossTmo: intParam(ctx, PublishKey.ctrlLossTmo, -1, 31_536_000) ?? NVME_DEFAULTS.ctrlLossTmo,
-    reconnectDelay: intParam(ctx, PublishKey.reconnectDelay, 1, 3600) ?? NVME_DEFAULTS.reconnectDelay,
+    nqn: c.nqn,
+    address: c.address,
+    port: c.port ?? NVME_DEFAULTS.port,
+    ctrlLossTmo: c.ctrlLossTmo ?? NVME_DEFAULTS.ctrlLossTmo,
+    reconnectDelay: c.reconnectDelay ?? NVME_DEFAULTS.reconnectDelay,
   };
-  const kato = intParam(ctx, PublishKey.keepAliveTmo, 0, 3600);
-  if (kato) target.keepAliveTmo = kato; // 0 = kernel default, like an absent key
-  const queues = intParam(ctx, PublishKey.nrIoQueues, 0, 1024);
-  if (queues) target.nrIoQueues = queues;
+  if (c.keepAliveTmo) target.keepAliveTmo = c.keepAliveTmo;
+  if (c.nrIoQueues) target.nrIoQueues = c.nrIoQueues;
   return target;
+}
+
+/**
+ * The target's address as the kernel needs it: numeric. A host name is resolved here, at every connect
+ * (through the system resolver, so /etc/hosts and cluster DNS both work), never earlier: an appliance
+ * that moves to another address behind the same name is found by the next connect.
+ */
+export async function resolveTargetAddress(
+  address: string,
+  lookup: (host: string) => Promise<{ address: string }> = (h) => dnsLookup(h),
+): Promise<string> {
+  if (isIP(address)) return address;
+  let found: string;
+  try {
+    found = (await lookup(address)).address;
+  } catch (e) {
+    throw unavailable(
+      `cannot resolve the NVMe/TCP target host ${JSON.stringify(address)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  if (!isIP(found))
+    throw unavailable(
+      `host ${JSON.stringify(address)} resolved to ${JSON.stringify(found)}, not an IP address`,
+    );
+  return found;
 }
 
 /**
@@ -91,9 +93,12 @@ export function buildConnectArgs(t: NvmeTcpTarget, host: { hostNqn: string; host
 
 /**
  * The same connection as an option string for /dev/nvme-fabrics (the kernel interface nvme-cli writes
- * to). Every value was validated by parseNvmeTarget (an NQN has no `,` or `=`; the address is an IP).
+ * to). Every value was validated by parseNvmeTarget (an NQN has no `,` or `=`) and the address resolved
+ * by resolveTargetAddress.
  */
 export function buildFabricsOptions(t: NvmeTcpTarget, host: { hostNqn: string; hostId: string }): string {
+  if (!isIP(t.address))
+    throw invalidArgument(`fabrics connect needs a numeric address, got ${JSON.stringify(t.address)}`);
   // The host identity comes from configuration (--host-nqn), not from parseNvmeTarget: check it here,
   // since a `,` would add options of its own to the string.
   if (!NQN_RE.test(host.hostNqn) || !/^[0-9A-Fa-f-]{36}$/.test(host.hostId))

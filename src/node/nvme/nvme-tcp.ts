@@ -1,5 +1,6 @@
 // NVMe/TCP transport: `nvme connect` / `nvme disconnect` from nvme-cli, every lookup through sysfs.
 import { access, open, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { failedPrecondition, unavailable } from "../../csi/errors.ts";
 import { isVolumeId } from "../../csi/volume-id.ts";
@@ -16,7 +17,12 @@ import {
   scanNvme,
   subsystemOfNamespace,
 } from "./nvme-sysfs.ts";
-import { buildConnectArgs, buildFabricsOptions, parseNvmeTarget } from "./nvme-target.ts";
+import {
+  buildConnectArgs,
+  buildFabricsOptions,
+  parseNvmeTarget,
+  resolveTargetAddress,
+} from "./nvme-target.ts";
 import type { AttachTarget, BlockDevice, NvmeTcpTarget, Transport, UsageCheck } from "./transport.ts";
 
 export interface NvmeTcpOptions {
@@ -148,7 +154,7 @@ export class NvmeTcpTransport implements Transport {
         const addr = existing.controllers
           .map((c) => parseControllerAddress(c.address).traddr)
           .filter(Boolean);
-        if (addr.length && !addr.includes(t.address))
+        if (addr.length && isIP(t.address) && !addr.includes(t.address))
           log.warn(
             { connectedTo: addr, requested: t.address },
             "subsystem already connected through another address; using the existing connection",
@@ -166,15 +172,17 @@ export class NvmeTcpTransport implements Transport {
       }
     }
     const host = { hostNqn: this.#o.hostNqn, hostId: this.#o.hostId };
+    // A host name is resolved at each connect (volume-context.ts explains why), never stored.
+    const numeric = { ...t, address: await resolveTargetAddress(t.address) };
     if (all && existing && all.controllers.length > existing.controllers.length) {
       // Another host identity is connected to this subsystem on this kernel. nvme-cli (libnvme) takes
       // that for "already connected" and connects nothing, even with --duplicate-connect, although
       // the kernel tells host NQNs apart. So write the connect options to /dev/nvme-fabrics ourselves,
       // which is what nvme-cli does underneath (a stable kernel interface; the kernel bounds the wait).
-      await this.#connectDirect(t, buildFabricsOptions(t, host));
+      await this.#connectDirect(t, buildFabricsOptions(numeric, host));
       return this.#waitForDevice(t, signal);
     }
-    const args = buildConnectArgs(t, host);
+    const args = buildConnectArgs(numeric, host);
     const r = await run(this.#o.nvmeCommand, args, { timeoutMs: this.#o.commandTimeoutMs }).catch(
       (e: Error) => {
         throw unavailable(`nvme connect to ${t.address}:${t.port} ${t.nqn} failed: ${e.message}`);
