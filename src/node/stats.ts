@@ -7,8 +7,8 @@ import { notFound, required } from "../csi/errors.ts";
 import type { NodeGetVolumeStatsRequest__Output } from "../csi/generated/csi/v1/NodeGetVolumeStatsRequest.ts";
 import type { NodeGetVolumeStatsResponse } from "../csi/generated/csi/v1/NodeGetVolumeStatsResponse.ts";
 import { canonical, lookupPath, lstatOrNone, mounts, type NodeContext } from "./context.ts";
+import { filesystemUsage } from "./mount/device-read.ts";
 import { isReadOnlyMount, type MountEntry, mountAt } from "./mount/mountinfo.ts";
-import { filesystemUsage } from "./mount/statfs.ts";
 import {
   blockNodeNumbers,
   deviceNameByNumbers,

@@ -9,9 +9,9 @@
 //    another tool's format) and it is never formatted either.
 //  - anything else (exit 4, 8 = ambivalent/several signatures, a timeout, a read error) → unknown, retried
 //    a few times, and never formatted.
-import { open } from "node:fs/promises";
 import { run } from "../../util/exec.ts";
 import { sleep } from "../../util/sleep.ts";
+import { firstNonZeroIn } from "./device-read.ts";
 
 export type ProbeResult =
   | { kind: "formatted"; fsType: string; uuid?: string }
@@ -30,7 +30,6 @@ export interface ProbeOptions {
 
 const HEAD_BYTES = 4 * 1024 * 1024;
 const TAIL_BYTES = 1024 * 1024;
-const CHUNK = 256 * 1024;
 
 export function parseBlkidExport(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -41,32 +40,28 @@ export function parseBlkidExport(text: string): Record<string, string> {
   return out;
 }
 
-/** Reads the head and tail of the device; returns the offset of the first non-zero byte, -1 if all zero. */
-export async function firstNonZero(path: string, sizeBytes: number): Promise<number> {
-  const fh = await open(path, "r");
-  try {
-    const ranges: Array<[number, number]> = [[0, Math.min(HEAD_BYTES, sizeBytes)]];
-    if (sizeBytes > HEAD_BYTES) ranges.push([Math.max(HEAD_BYTES, sizeBytes - TAIL_BYTES), sizeBytes]);
-    const buf = Buffer.alloc(CHUNK);
-    for (const [start, end] of ranges) {
-      for (let pos = start; pos < end; ) {
-        const want = Math.min(CHUNK, end - pos);
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
-        if (bytesRead <= 0) throw new Error(`short read at offset ${pos} (device smaller than it claims?)`);
-        for (let i = 0; i < bytesRead; i++) if (buf[i] !== 0) return pos + i;
-        pos += bytesRead;
-      }
-    }
-    return -1;
-  } finally {
-    await fh.close();
-  }
+/**
+ * Reads the head and tail of the device (device-read.ts: a process with a deadline, never libuv's pool);
+ * returns the offset of the first non-zero byte, -1 if all zero. Throws when a range cannot be read.
+ */
+export async function firstNonZero(
+  path: string,
+  sizeBytes: number,
+  o: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  const head = await firstNonZeroIn(path, 0, Math.min(HEAD_BYTES, sizeBytes), o);
+  if (head >= 0 || sizeBytes <= HEAD_BYTES) return head;
+  const tailStart = Math.max(HEAD_BYTES, sizeBytes - TAIL_BYTES);
+  return firstNonZeroIn(path, tailStart, sizeBytes - tailStart, o);
 }
 
 async function probeOnce(device: string, opts: ProbeOptions): Promise<ProbeResult> {
   let r: Awaited<ReturnType<typeof run>>;
   try {
-    r = await run("blkid", ["-p", "-o", "export", device], { timeoutMs: opts.timeoutMs ?? 30_000 });
+    r = await run("blkid", ["-p", "-o", "export", device], {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   } catch (err) {
     return { kind: "unknown", reason: `blkid did not finish: ${(err as Error).message}` };
   }
@@ -83,7 +78,10 @@ async function probeOnce(device: string, opts: ProbeOptions): Promise<ProbeResul
     if (!(opts.sizeBytes > 0))
       return { kind: "unknown", reason: "the device reports size 0 (no medium, or it went away)" };
     try {
-      const at = await firstNonZero(device, opts.sizeBytes);
+      const at = await firstNonZero(device, opts.sizeBytes, {
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       return at < 0 ? { kind: "empty" } : { kind: "data", offset: at };
     } catch (err) {
       return {

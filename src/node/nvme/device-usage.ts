@@ -5,8 +5,9 @@
 // device numbers via stat, so a node opened under another path or mount namespace still counts).
 // No lsof: the prior driver's BusyBox lsof ignored its argument and made the check a no-op.
 import { readdirSync, readlinkSync, statSync } from "node:fs";
-import { readdir, readlink, stat } from "node:fs/promises";
+import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
+import { run } from "../../util/exec.ts";
 import { mountsOfDevice, readMountInfo } from "../mount/mountinfo.ts";
 import { type DevNumbers, deviceNumbers, devString, readSysfs, splitDev } from "./block-device.ts";
 
@@ -58,27 +59,53 @@ async function holders(sysfsRoot: string, names: readonly string[]): Promise<str
 const matches = (devs: readonly DevNumbers[], d: DevNumbers) =>
   devs.some((x) => x.major === d.major && x.minor === d.minor);
 
-/** Loop devices whose backing file is a device node for one of devs (kubelet's block-volume pin). */
+/**
+ * Loop devices whose backing file is a device node for one of devs (kubelet's block-volume pin).
+ * The backing files are looked at by one `stat` process with a deadline: the backing file of somebody
+ * else's loop device may sit on a hung network filesystem, and a stat there must block neither the
+ * event loop nor libuv's thread pool. When it cannot finish, the device counts as in use.
+ */
 async function loopBackers(sysfsRoot: string, devs: readonly DevNumbers[]): Promise<string[]> {
-  const out: string[] = [];
   let entries: string[] = [];
   try {
     entries = readdirSync(join(sysfsRoot, "block"));
   } catch {
-    return out;
+    return [];
   }
+  const backed: Array<{ loop: string; backing: string }> = [];
   for (const e of entries) {
     if (!e.startsWith("loop")) continue;
     const backing = await readSysfs(join(sysfsRoot, "block", e, "loop", "backing_file"));
-    if (!backing) continue;
-    try {
-      // Asynchronous: the backing file of somebody else's loop device may sit on a hung network filesystem.
-      const st = await stat(backing, { bigint: true });
-      if (st.isBlockDevice() && matches(devs, splitDev(st.rdev)))
-        out.push(`loop device ${e} is attached to it (${backing})`);
-    } catch {
-      // backing file not visible from here (other mount namespace or deleted)
-    }
+    // A deleted backing file (" (deleted)") is a regular file, never a device node of ours.
+    if (backing?.startsWith("/") && !backing.endsWith(" (deleted)")) backed.push({ loop: e, backing });
+  }
+  if (backed.length === 0) return [];
+  // %f raw mode (hex), %t/%T major/minor of a device node (hex), %n the name (last: may hold spaces).
+  // Files that are not visible from here (another mount namespace) print nothing on stdout.
+  const r = await run(
+    "stat",
+    ["--printf", "%f %t %T %n\\n", "--", ...new Set(backed.map((b) => b.backing))],
+    {
+      timeoutMs: 5_000,
+    },
+  ).catch((e: Error) => e);
+  if (r instanceof Error)
+    return [
+      `the backing files of loop devices (${backed.map((b) => b.loop).join(", ")}) could not be checked: ${r.message}`,
+    ];
+  const blockNodes = new Map<string, DevNumbers>();
+  for (const line of r.stdout.split("\n")) {
+    const m = /^([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line);
+    if (m && (Number.parseInt(m[1] as string, 16) & 0o170000) === 0o060000)
+      blockNodes.set(m[4] as string, {
+        major: Number.parseInt(m[2] as string, 16),
+        minor: Number.parseInt(m[3] as string, 16),
+      });
+  }
+  const out: string[] = [];
+  for (const b of backed) {
+    const n = blockNodes.get(b.backing);
+    if (n && matches(devs, n)) out.push(`loop device ${b.loop} is attached to it (${b.backing})`);
   }
   return out;
 }
