@@ -42,4 +42,6 @@ export interface Statement {
   where?: Expr;
   /** True when the line only named a menu (`/disk`): a no-op over exec. */
   menuOnly?: boolean;
+  /** The arguments as written (after the command word, trimmed): what latency rules match after the path. */
+  argsText?: string;
 }

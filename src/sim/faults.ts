@@ -1,22 +1,18 @@
 // Fault and latency injection (SimFaults). Each arriving command line gets a plan: drop the connection
-// before or after running it, hang until clear(), wait some latency, or fail with a given text instead of
-// running. One-shot faults (`times`) are consumed when planned.
+// before or after running it, hang until clear(), fail with a given text instead of running, and the cost
+// of its exec. Each command the line then runs costs its own latency (commandDelay, latency.ts).
+// One-shot faults (`times`) are consumed when planned.
+import { LatencyModel } from "./latency.ts";
+import type { ProfileName } from "./latency-profiles.ts";
+import { type Matcher, matches } from "./match.ts";
 import type { SimFaults } from "./types.ts";
-
-type Matcher = string | RegExp;
-
-function matches(m: Matcher | undefined, command: string): boolean {
-  if (m === undefined) return true;
-  if (typeof m === "string") return command.includes(m);
-  m.lastIndex = 0;
-  return m.test(command);
-}
 
 export interface CommandPlan {
   dropBefore: boolean;
   dropAfter: boolean;
   hang: boolean;
-  delayMs: number;
+  /** Cost of the exec itself, paid once before the line runs. */
+  execDelayMs: number;
   /** Output instead of running the command (an error text such as `failure: ...`). */
   failMessage?: string;
 }
@@ -25,21 +21,28 @@ export interface CommandPlan {
 export const DEFAULT_FAILURE = "failure: simulated failure";
 
 export class FaultInjector implements SimFaults {
-  private latencies: Array<{ ms: number; jitterMs: number; match?: Matcher }> = [];
+  private readonly latencies: LatencyModel;
   private hangs: Matcher[] = [];
   private drops: Array<{ match: Matcher; after: boolean; remaining: number }> = [];
   private failAfterState: { remaining: number; message: string } | undefined;
   private failNexts: Array<{ match: Matcher; message: string; remaining: number }> = [];
   private full = false;
   private waiters = new Set<() => void>();
-  private readonly random: () => number;
 
   constructor(random: () => number = Math.random) {
-    this.random = random;
+    this.latencies = new LatencyModel(random);
   }
 
   latency(ms: number, opts: { match?: string | RegExp; jitterMs?: number } = {}): void {
-    this.latencies.push({ ms, jitterMs: opts.jitterMs ?? 0, match: opts.match });
+    this.latencies.command(ms, opts);
+  }
+
+  execLatency(ms: number, opts: { jitterMs?: number } = {}): void {
+    this.latencies.execLatency(ms, opts);
+  }
+
+  latencyProfile(name: ProfileName): void {
+    this.latencies.useProfile(name);
   }
 
   hang(match: string | RegExp): void {
@@ -63,7 +66,7 @@ export class FaultInjector implements SimFaults {
   }
 
   clear(): void {
-    this.latencies = [];
+    this.latencies.clear();
     this.hangs = [];
     this.drops = [];
     this.failAfterState = undefined;
@@ -78,9 +81,19 @@ export class FaultInjector implements SimFaults {
     return this.full;
   }
 
+  /** Cost of one command the line runs, by its canonical text (`/disk add type=file ...`). */
+  commandDelay(text: string): number {
+    return this.latencies.commandDelay(text);
+  }
+
   /** Decides what happens to one arriving command line. */
   plan(command: string): CommandPlan {
-    const plan: CommandPlan = { dropBefore: false, dropAfter: false, hang: false, delayMs: 0 };
+    const plan: CommandPlan = {
+      dropBefore: false,
+      dropAfter: false,
+      hang: false,
+      execDelayMs: this.latencies.execDelay(),
+    };
     const drop = this.drops.find((d) => d.remaining > 0 && matches(d.match, command));
     if (drop) {
       drop.remaining--;
@@ -88,9 +101,6 @@ export class FaultInjector implements SimFaults {
       else plan.dropBefore = true;
     }
     plan.hang = this.hangs.some((h) => matches(h, command));
-    // The most recently added matching latency rule wins, so a test can override a global one.
-    const lat = [...this.latencies].reverse().find((l) => matches(l.match, command));
-    if (lat) plan.delayMs = lat.ms + Math.round(this.random() * lat.jitterMs);
     const fail = this.failNexts.find((f) => f.remaining > 0 && matches(f.match, command));
     if (fail) {
       fail.remaining--;

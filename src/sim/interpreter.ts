@@ -19,6 +19,30 @@ export interface LineResult {
   error?: string;
 }
 
+export interface RunOptions {
+  width: number;
+  /**
+   * Called for every command as it runs, at any depth (`[...]`, `{...}`), with its canonical text: the full
+   * menu path and command, then the arguments as written (`/disk add type=file ...`, `/disk find slot=x`,
+   * `:put "x"`). Commands after a runtime error, and lines that fail to parse, run nothing.
+   */
+  onCommand?: (text: string) => void;
+}
+
+/** `/disk btrfs subvolume` for each menu node of the grammar (the root is ``). */
+function menuPaths(root: MenuNode): Map<MenuNode, string> {
+  const paths = new Map<MenuNode, string>([[root, ""]]);
+  const walk = (node: MenuNode, path: string): void => {
+    for (const child of node.children.values()) {
+      const p = `${path}/${child.name}`;
+      paths.set(child, p);
+      walk(child, p);
+    }
+  };
+  walk(root, "");
+  return paths;
+}
+
 /** The menus of the simulated appliance (of RouterOS `version`; default: every command the simulator has). */
 export function buildGrammar(version = "999"): Grammar {
   const root: MenuNode = menuNode("", {}, [diskMenu(), fileMenu(), systemMenu()]);
@@ -30,12 +54,24 @@ export class Interpreter {
   private readonly grammar: Grammar;
   private readonly services: SimServices;
 
+  private readonly paths: Map<MenuNode, string>;
+
   constructor(services: SimServices, grammar: Grammar = buildGrammar(services.version)) {
     this.services = services;
     this.grammar = grammar;
+    this.paths = menuPaths(grammar.root);
   }
 
-  async run(line: string, opts: { width: number }): Promise<LineResult> {
+  /** Canonical text of a statement: `/disk add type=file ...` however it was written (`disk/add`, `add`). */
+  commandText(st: Statement): string {
+    const head =
+      this.grammar.script.get(st.name) === st.cmd
+        ? `:${st.name}`
+        : `${this.paths.get(st.menu) ?? ""} ${st.name}`;
+    return st.argsText ? `${head} ${st.argsText}` : head;
+  }
+
+  async run(line: string, opts: RunOptions): Promise<LineResult> {
     let output = "";
     let body: Statement[];
     try {
@@ -45,7 +81,7 @@ export class Interpreter {
       throw err;
     }
     const vars = new Map<string, Value>();
-    const ctx = this.context(opts.width, vars, false, (t) => {
+    const ctx = this.context(opts.width, vars, false, opts.onCommand, (t) => {
       output += t;
     });
     try {
@@ -61,6 +97,7 @@ export class Interpreter {
     width: number,
     vars: Map<string, Value>,
     inSubstitution: boolean,
+    onCommand: RunOptions["onCommand"],
     print: (t: string) => void,
   ): ExecContext {
     const ctx: ExecContext = {
@@ -71,10 +108,13 @@ export class Interpreter {
       services: this.services,
       runBlock: async (body) => {
         let last: Value = NIL;
-        for (const st of body) last = await this.statement(ctx, st);
+        for (const st of body) {
+          if (!st.menuOnly) onCommand?.(this.commandText(st));
+          last = await this.statement(ctx, st);
+        }
         return last;
       },
-      evalValue: (node) => this.evalValue(ctx, node),
+      evalValue: (node) => this.evalValue(ctx, node, onCommand),
     };
     return ctx;
   }
@@ -90,12 +130,16 @@ export class Interpreter {
     };
     for (const arg of st.named) {
       if (arg.value.k === "block") call.blocks.set(arg.name, arg.value.body);
-      else call.named.set(arg.name, { value: await this.evalValue(ctx, arg.value), col: arg.col });
+      else call.named.set(arg.name, { value: await ctx.evalValue(arg.value), col: arg.col });
     }
     return st.cmd.run(ctx, call);
   }
 
-  private async evalValue(ctx: ExecContext, node: ValueNode): Promise<Value> {
+  private async evalValue(
+    ctx: ExecContext,
+    node: ValueNode,
+    onCommand: RunOptions["onCommand"],
+  ): Promise<Value> {
     switch (node.k) {
       case "word":
         return str(node.text);
@@ -108,15 +152,15 @@ export class Interpreter {
       case "var":
         return ctx.vars.get(node.name) ?? NIL;
       case "sub": {
-        const sub = this.context(ctx.width, ctx.vars, true, ctx.print);
+        const sub = this.context(ctx.width, ctx.vars, true, onCommand, ctx.print);
         return sub.runBlock(node.body);
       }
       case "block":
         return NIL;
       case "paren": {
-        let v = await this.evalValue(ctx, node.first);
+        let v = await this.evalValue(ctx, node.first, onCommand);
         for (const { op, operand } of node.ops) {
-          const rhs = await this.evalValue(ctx, operand);
+          const rhs = await this.evalValue(ctx, operand, onCommand);
           v = op === "->" ? indexValue(v, rhs) : str(toText(v) + toText(rhs));
         }
         return v;

@@ -110,6 +110,13 @@ class Parser {
   }
 
   private args(st: Statement): Statement {
+    const start = this.s.pos;
+    const out = this.parseArgs(st);
+    out.argsText = this.s.src.slice(start, this.s.pos).trim();
+    return out;
+  }
+
+  private parseArgs(st: Statement): Statement {
     const s = this.s;
     const cmd = st.cmd;
     if (cmd.expression) {

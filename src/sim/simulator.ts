@@ -37,6 +37,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const hostKey = await loadOrCreateHostKey(opts.hostKeyPath ?? join(dataDir, SIM_DIR, "host_key"));
   const store = await SimStore.open(dataDir, opts.pools ?? [DEFAULT_POOL]);
   const faults = new FaultInjector();
+  if (opts.latencyProfile) faults.latencyProfile(opts.latencyProfile);
   const services: SimServices = {
     store,
     version: opts.version ?? DEFAULT_VERSION,
@@ -69,7 +70,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   };
 
   const onExec = async (req: ExecRequest): Promise<ExecReply | undefined> => {
-    const entry: SimCommandLogEntry = { at: Date.now(), user: req.user, command: req.command, output: "" };
+    const entry: SimCommandLogEntry = {
+      at: Date.now(),
+      user: req.user,
+      command: req.command,
+      output: "",
+      commands: [],
+      latencyMs: { exec: 0, commands: [] },
+    };
     commandLog.push(entry);
     if (commandLog.length > COMMAND_LOG_LIMIT) commandLog.splice(0, commandLog.length - COMMAND_LOG_LIMIT);
 
@@ -83,15 +91,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       if (req.signal.aborted) return undefined;
     }
     // Latency models the appliance working: the command still runs if the client gives up meanwhile.
-    if (plan.delayMs > 0) await sleep(plan.delayMs);
+    entry.latencyMs.exec = plan.execDelayMs;
+    if (plan.execDelayMs > 0) await sleep(plan.execDelayMs);
     if (closed) return undefined;
+    const onCommand = (text: string): void => {
+      entry.commands.push(text);
+      entry.latencyMs.commands.push(faults.commandDelay(text));
+    };
     let result: LineResult;
     if (plan.failMessage !== undefined) {
       result = { output: "", error: plan.failMessage };
     } else {
       try {
         result = await queue.run(async () => {
-          const r = await interpreter.run(req.command, { width });
+          const r = await interpreter.run(req.command, { width, onCommand });
           return exporter ? syncExportsAfter(exporter, store.disks, localPath, r) : r;
         });
       } catch (err) {
@@ -99,6 +112,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       }
     }
     entry.output = result.output + (result.error !== undefined ? result.error + CRLF : "");
+    // Each command's work, paid outside the serial queue: concurrent execs overlap their waits, as
+    // concurrent sessions do on the appliance, while the store still changes one line at a time.
+    const commandsMs = entry.latencyMs.commands.reduce((a, b) => a + b, 0);
+    if (commandsMs > 0) await sleep(commandsMs);
+    if (closed) return undefined;
     if (plan.dropAfter) {
       req.drop();
       return undefined;

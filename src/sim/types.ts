@@ -1,4 +1,5 @@
 // Public surface of the RouterOS simulator (`rds-csi sim`), used by the CLI, the demo, tests and benchmarks.
+import type { ProfileName } from "./latency-profiles.ts";
 import type { NvmetMode, NvmetStatus } from "./nvmet-export.ts";
 
 export interface SimPoolSpec {
@@ -32,12 +33,24 @@ export interface SimulatorOptions {
   nvmetAddress?: string;
   /** Receives nvmet diagnostics (exports made, removed, failed). */
   nvmetLog?: (message: string) => void;
+  /** Latency preset (latency-profiles.ts): `fast` (default, no latency) or `rds-hardware`. */
+  latencyProfile?: ProfileName;
 }
 
-/** Fault and latency injection. Patterns are matched against the whole command line (substring or RegExp). */
+/**
+ * Fault and latency injection. Fault patterns are matched against the whole command line, latency patterns
+ * against each command's canonical text (`/disk add type=file ...`); both substring or RegExp.
+ */
 export interface SimFaults {
-  /** Delay every matching command by ms (plus up to jitterMs). */
+  /**
+   * Each matching command a line runs costs ms (plus up to jitterMs); the most recent matching rule wins.
+   * The reply waits for the sum; the commands take effect at once (and run even if the client gives up).
+   */
   latency(ms: number, opts?: { match?: string | RegExp; jitterMs?: number }): void;
+  /** Each exec costs ms (plus up to jitterMs) once, before its line runs, however many commands it holds. */
+  execLatency(ms: number, opts?: { jitterMs?: number }): void;
+  /** The base latencies clear() returns to: `fast` (none, the default) or `rds-hardware`. */
+  latencyProfile(name: ProfileName): void;
   /** Matching commands never answer (the channel stays open) until clear(). */
   hang(match: string | RegExp): void;
   /** The SSH connection is dropped when a matching command arrives (before it runs, or after with `after: true`). */
@@ -48,14 +61,20 @@ export interface SimFaults {
   failNext(match: string | RegExp, message: string, times?: number): void;
   /** Pool reports no free space; `/disk add` with file-size fails with `failure: not enough space`. */
   diskFull(on: boolean): void;
+  /** Removes every fault and latency rule added since start (the latency profile stays). */
   clear(): void;
 }
 
 export interface SimCommandLogEntry {
   at: number;
   user: string;
+  /** The command line as received (one exec). */
   command: string;
   output: string;
+  /** Canonical text of every command the line ran, in order, nested ones (`[find ...]`, `{...}`) included. */
+  commands: string[];
+  /** Latency charged: the exec's once, and each command's (same order as `commands`). */
+  latencyMs: { exec: number; commands: number[] };
 }
 
 export interface Simulator {

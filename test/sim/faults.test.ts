@@ -37,12 +37,13 @@ const count = (slot: string): Promise<string> =>
   withSession(async (s) => (await s.exec(`:put [:len [/disk find where slot="${slot}"]]`)).stdout);
 
 describe("planning (pure)", () => {
-  it("latency: most recent matching rule, jitter within bounds", () => {
+  it("latency: most recent matching rule per command, jitter within bounds", () => {
     const f = new FaultInjector(() => 0.5);
     f.latency(100, { jitterMs: 40 });
     f.latency(5, { match: /^\/disk add/ });
-    expect(f.plan("/disk print").delayMs).toBe(120);
-    expect(f.plan("/disk add type=file").delayMs).toBe(5);
+    expect(f.commandDelay("/disk print")).toBe(120);
+    expect(f.commandDelay("/disk add type=file")).toBe(5);
+    expect(f.plan("/disk print").execDelayMs).toBe(0);
   });
 
   it("failAfter counts commands; failNext is consumed; drops are consumed per `times`", () => {
