@@ -2,7 +2,7 @@
 // view (mountinfo, sysfs, /proc) — all rooted at configurable paths so tests can point them elsewhere.
 import { type BigIntStats, lstatSync, realpathSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import { aborted, invalidArgument, notFound, required } from "../csi/errors.ts";
+import { aborted, invalidArgument, notFound, required, unavailable } from "../csi/errors.ts";
 import type { CallContext } from "../csi/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import { metrics } from "../observability/metrics.ts";
@@ -42,7 +42,7 @@ export interface NodeContext {
 export const mounts = (nc: NodeContext): Promise<MountEntry[]> => readMountInfo(nc.paths.mountinfoPath);
 
 export function mountEnv(nc: NodeContext) {
-  return { mountinfoPath: nc.paths.mountinfoPath, procRoot: nc.paths.procRoot };
+  return { mountinfoPath: nc.paths.mountinfoPath, procRoot: nc.paths.procRoot, deadCode: deadPathCode };
 }
 
 /**
@@ -93,16 +93,34 @@ export async function canonical(path: string): Promise<string> {
 }
 
 /**
- * lstat (synchronous, see canonical()), or undefined when the path cannot be looked at (missing, or a
- * component is not a directory).
+ * lstat (synchronous, see canonical()), or undefined when the path does not exist (missing, or a
+ * component is not a directory). Any other error (EIO from a filesystem after a forced shutdown,
+ * ENOTCONN from a dead FUSE mount, ESTALE) is UNAVAILABLE, never "gone": callers that must act on a
+ * mount point ask the mount table first (isMountedAt), so a dead filesystem is still unmounted.
  */
 export function lstatOrNone(path: string): Stats | undefined;
 export function lstatOrNone(path: string, bigint: true): BigIntStats | undefined;
 export function lstatOrNone(path: string, bigint = false): Stats | BigIntStats | undefined {
   try {
     return bigint ? lstatSync(path, { bigint: true }) : lstatSync(path);
-  } catch {
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw unavailable(`cannot look at ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** errno codes of a path whose filesystem is dead (forced shutdown, lost FUSE daemon or NFS server). */
+export const DEAD_FS_CODES = new Set(["EIO", "ENOTCONN", "ESTALE"]);
+
+/** The errno code lstat gives for path, or undefined when it answers (or the path does not exist). */
+export function deadPathCode(path: string): string | undefined {
+  try {
+    lstatSync(path);
     return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code && DEAD_FS_CODES.has(code) ? code : undefined;
   }
 }
 

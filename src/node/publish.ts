@@ -196,8 +196,8 @@ export async function nodeUnpublishVolume(
   const requested = requestPath(req.target_path, "target_path");
   return exclusive(nc, volumeId, { breaker: false }, async () => {
     const targetPath = await canonical(requested);
-    // A target with a dead device under it: lstat of the mount point itself never touches the device.
-    if (!lstatOrNone(targetPath)) return {};
+    // The mount table decides, not stat: the mount point of a filesystem after a forced shutdown
+    // answers stat with EIO, and must still be unmounted before this call may say OK.
     if (mountAt(await mounts(nc), targetPath)) await unmountAll(targetPath, mountEnv(nc));
     const st = lstatOrNone(targetPath);
     if (!st) return {};

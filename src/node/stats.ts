@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { notFound, required } from "../csi/errors.ts";
 import type { NodeGetVolumeStatsRequest__Output } from "../csi/generated/csi/v1/NodeGetVolumeStatsRequest.ts";
 import type { NodeGetVolumeStatsResponse } from "../csi/generated/csi/v1/NodeGetVolumeStatsResponse.ts";
-import { canonical, lookupPath, lstatOrNone, mounts, type NodeContext } from "./context.ts";
+import { canonical, deadPathCode, lookupPath, lstatOrNone, mounts, type NodeContext } from "./context.ts";
 import { filesystemUsage } from "./mount/device-read.ts";
 import { isReadOnlyMount, type MountEntry, mountAt } from "./mount/mountinfo.ts";
 import {
@@ -25,10 +25,12 @@ export async function nodeGetVolumeStats(
 ): Promise<NodeGetVolumeStatsResponse> {
   const volumeId = required(req.volume_id, "volume_id");
   const path = await canonical(lookupPath(req.volume_path, "volume_path"));
-  const st = lstatOrNone(path);
-  if (!st) throw notFound(`volume path ${path} does not exist`);
+  // The mount table first: a mounted filesystem after a forced shutdown answers stat with EIO, and is
+  // an abnormal volume, not a missing one.
   const m = mountAt(await mounts(nc), path);
   if (m) return filesystemStats(nc, path, m);
+  const st = lstatOrNone(path);
+  if (!st) throw notFound(`volume path ${path} does not exist`);
   if (st.isBlockDevice()) return blockStats(nc, volumeId, path);
   throw notFound(`volume ${volumeId} is neither mounted nor published as a block device at ${path}`);
 }
@@ -62,6 +64,13 @@ async function filesystemStats(
       .catch(() => undefined);
     if (t) problems.push(t);
   }
+  // lstat of the mount point needs no device I/O (its root inode is in memory), but a filesystem after a
+  // forced shutdown (XFS) refuses it with EIO, while statfs still answers from memory.
+  const dead = deadPathCode(path);
+  if (dead)
+    problems.push(
+      `the ${m.fsType} filesystem at ${path} answers ${dead} (input/output error): it was shut down after an error or its device is gone; unpublish and unstage it, then repair it offline`,
+    );
   let usage: NodeGetVolumeStatsResponse["usage"] = [];
   try {
     const u = await filesystemUsage(path);

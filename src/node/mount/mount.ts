@@ -1,5 +1,9 @@
-// mount(8)/umount(8) wrappers. Never lazy (`umount -l`): a lazy unmount hides the users of a device and
-// lets the caller detach it underneath them. A busy mount is reported with who keeps it busy.
+// mount(8)/umount(8) wrappers. Not lazy (`umount -l`) while the filesystem works: a lazy unmount hides
+// the users of a device and lets the caller detach it underneath them. The one exception is a mount
+// whose filesystem is dead (its mount point answers EIO/ENOTCONN/ESTALE: an XFS forced shutdown, a lost
+// FUSE daemon) and that umount cannot remove: nothing can read or write through it any more, and
+// leaving it would make every later unpublish and unstage fail. A busy mount is reported with who
+// keeps it busy.
 import { failedPrecondition, unavailable } from "../../csi/errors.ts";
 import { run } from "../../util/exec.ts";
 import { processesUnder } from "../nvme/device-usage.ts";
@@ -9,6 +13,8 @@ export interface MountEnv {
   mountinfoPath: string;
   procRoot: string;
   timeoutMs?: number;
+  /** Returns the errno code (EIO, ENOTCONN, ESTALE) when the filesystem at a path is dead. */
+  deadCode?: (path: string) => string | undefined;
 }
 
 function tail(s: string): string {
@@ -63,6 +69,18 @@ export async function unmountAll(path: string, env: MountEnv): Promise<number> {
       continue;
     }
     if (!mountAt(await readMountInfo(env.mountinfoPath), path)) return count; // raced with another unmount
+    const dead = env.deadCode?.(path);
+    if (dead) {
+      const lazy = await run("umount", ["-l", path], { timeoutMs: env.timeoutMs ?? 2 * 60_000 }).catch(
+        (e: Error) => {
+          throw unavailable(`umount -l ${path}: ${e.message}`);
+        },
+      );
+      if (lazy.code !== 0)
+        throw unavailable(`umount -l ${path} (filesystem dead: ${dead}) failed: ${tail(lazy.stderr)}`);
+      count++;
+      continue;
+    }
     if (/busy/i.test(r.stderr)) {
       const users = await processesUnder(env.procRoot, path);
       throw failedPrecondition(
