@@ -10,6 +10,7 @@ import { loadConfig } from "../config/load.ts";
 import { connectCsi } from "../csi/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { startEmbeddedRds } from "../sim/embedded.ts";
+import { type FlagTable, formatFlags, parseArgsOptions } from "./help.ts";
 import { startDriver } from "./run-driver.ts";
 
 const GiB = 1024 ** 3;
@@ -17,15 +18,41 @@ const color = process.stdout.isTTY
   ? (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m`
   : (_: number, s: string) => s;
 
+/** The demo's flags; its parser and --help are both built from this table (src/cli/help.ts). */
+export const DEMO_FLAGS = {
+  fs: {
+    type: "string",
+    arg: "FS",
+    description: "filesystem of the demo volume: ext4 or xfs",
+    default: "ext4",
+  },
+  "log-level": {
+    type: "string",
+    arg: "LEVEL",
+    description: "the driver's log level (trace, debug, info, warn, error, fatal, silent)",
+    default: "warn",
+  },
+  keep: {
+    type: "boolean",
+    description: "keep the work directory (simulator data, sockets) under the temp dir afterwards",
+    default: "off (removed)",
+  },
+} as const satisfies FlagTable;
+
+const USAGE = `usage: rds-csi demo [flags]
+
+Walks one volume through its whole life on the embedded RouterOS simulator, the way Kubernetes would:
+create, attach, stage, publish, write, read back, stage again, and delete. Needs root (loop devices, mounts).
+
+flags:
+${formatFlags(DEMO_FLAGS)}`;
+
 export async function runDemo(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      fs: { type: "string", default: "ext4" },
-      "log-level": { type: "string", default: "warn" },
-      keep: { type: "boolean", default: false },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: parseArgsOptions(DEMO_FLAGS), strict: true });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   if (process.getuid?.() !== 0) {
     process.stderr.write(
       "rds-csi demo: needs root (it attaches loop devices and mounts filesystems, as the node plugin does)\n",
@@ -68,14 +95,14 @@ export async function runDemo(argv: string[]): Promise<void> {
     "--volume-path",
     "storage-pool/demo",
     "--log-level",
-    values["log-level"] as string,
+    values["log-level"] ?? DEMO_FLAGS["log-level"].default,
     ...rds.driverFlags(),
   ]);
   const driver = await step("start rds-csi (controller + node, loop transport)", () =>
     startDriver(config, createLogger({ level: config.logLevel })),
   );
   const csi = connectCsi(driver.endpoint);
-  const fsType = values.fs as string;
+  const fsType = values.fs ?? DEMO_FLAGS.fs.default;
   const cap = {
     mount: { fs_type: fsType, mount_flags: [] },
     access_mode: { mode: "SINGLE_NODE_WRITER" as const },

@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<void> {
     case "controller":
     case "node":
     case "all":
-      if (rest.includes("--help")) return printDriverHelp(command);
+      if (rest.includes("--help") || rest.includes("-h")) return printDriverHelp(command);
       return runDriverCli(command, rest);
     case "sim": {
       const { runSimCli } = await import("../sim/cli.ts");
@@ -38,6 +38,7 @@ async function main(argv: string[]): Promise<void> {
       return runDoctorCli(rest);
     }
     case "version": {
+      if (rest.includes("--help") || rest.includes("-h")) return printVersionHelp();
       const { DRIVER_VERSION } = await import("../csi/identity.ts");
       process.stdout.write(`rds-csi ${DRIVER_VERSION}\n`);
       return;
@@ -54,11 +55,30 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+const DRIVER_SUMMARY: Record<string, string> = {
+  controller: "Runs the CSI controller service: provisions volumes on the RDS over SSH.",
+  node: "Runs the CSI node service: attaches, stages and publishes volumes on this node.",
+  all: "Runs the CSI controller and node services in one process.",
+};
+
 async function printDriverHelp(mode: string): Promise<void> {
-  const { FLAGS } = await import("../config/load.ts");
-  const lines = Object.keys(FLAGS).map((f) => `  --${f}`);
+  const { driverFlagTable, formatFlags } = await import("./help.ts");
   process.stdout.write(
-    `usage: rds-csi ${mode} [--config FILE] [flags]\n\nflags:\n${lines.join("\n")}\n\nSee docs/configuration.md for what each flag means and its default.\n`,
+    `usage: rds-csi ${mode} [flags]
+
+${DRIVER_SUMMARY[mode]}
+Settings come from, lowest precedence first: the defaults below, the --config file, environment
+variables and flags. docs/configuration.md has the StorageClass parameters too.
+
+flags:
+${formatFlags(driverFlagTable())}`,
+  );
+}
+
+async function printVersionHelp(): Promise<void> {
+  const { formatFlags } = await import("./help.ts");
+  process.stdout.write(
+    `usage: rds-csi version\n\nPrints the driver's version.\n\nflags:\n${formatFlags({})}`,
   );
 }
 

@@ -32,14 +32,16 @@ export const FLAGS = {
   "exec-helpers": "execHelpers",
 } as const satisfies Record<string, keyof Config>;
 
-const BOOLEAN_FLAGS = new Set(["rds-insecure-skip-host-key-check"]);
+/** Switches: given without a value. */
+export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(["rds-insecure-skip-host-key-check"]);
 const LIST_KEYS = new Set<string>(["knownNodes"]);
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const envName = (flag: string) => `RDS_CSI_${flag.toUpperCase().replaceAll("-", "_")}`;
+/** The environment variable of a flag: `--rds-address` → `RDS_CSI_RDS_ADDRESS`. */
+export const envName = (flag: string): string => `RDS_CSI_${flag.toUpperCase().replaceAll("-", "_")}`;
 
 export function loadConfig(
   mode: Mode,

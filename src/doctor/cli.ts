@@ -1,25 +1,57 @@
 // `rds-csi doctor [--node] [--controller] [--json] [--kubelet-dir DIR] [--host-root DIR] [driver flags]`
+import { driverFlagTable, type FlagTable, formatFlags } from "../cli/help.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { type DoctorScope, defaultScope, runDoctor } from "./doctor.ts";
 import { formatText, toJson } from "./format.ts";
+import { DEFAULT_KUBELET_DIR } from "./node-kubelet.ts";
 import { exitStatus } from "./runner.ts";
 
-export const DOCTOR_USAGE = `usage: rds-csi doctor [--node] [--controller] [--json] [--kubelet-dir DIR] [--host-root DIR]
-                     [--check-timeout-ms N] [driver flags]
+/** The doctor's own flags, for --help (src/cli/help.ts); parseDoctorArgs below reads them. */
+export const DOCTOR_FLAGS = {
+  node: {
+    type: "boolean",
+    description: "run the node checks",
+    default: "chosen from the settings, see above",
+  },
+  controller: {
+    type: "boolean",
+    description: "run the controller checks",
+    default: "chosen from the settings, see above",
+  },
+  json: { type: "boolean", description: "one JSON document instead of one line per check", default: "off" },
+  "kubelet-dir": {
+    type: "string",
+    arg: "DIR",
+    description: "kubelet root directory",
+    default: DEFAULT_KUBELET_DIR,
+  },
+  "host-root": {
+    type: "string",
+    arg: "DIR",
+    description: "where the host's / is mounted when run in a container (for /etc, /lib/modules, /boot)",
+    default: "/",
+  },
+  "check-timeout-ms": {
+    type: "string",
+    arg: "MS",
+    description: "time limit of each check (at least 100)",
+    default: "30000",
+  },
+} as const satisfies FlagTable;
+
+const DOCTOR_USAGE = `usage: rds-csi doctor [--node] [--controller] [--json] [flags] [driver flags]
 
 Checks a node (kernel modules, nvme-cli, host NQN, loop devices, filesystem tools, kubelet mount
 propagation, NVMe connections) and/or the controller's view of the RDS (SSH reachability, host key,
 login, RouterOS version, rose-storage, pool, volume path, free space, write permission).
-Takes the same flags, RDS_CSI_* variables and --config file as 'rds-csi controller|node'.
 Without --node/--controller: controller checks when --rds-address is set; node checks when --node-id
 is set or --rds-address is not. Exit status 1 when a check failed, 2 for a configuration error.
 
-  --json               one JSON document instead of one line per check
-  --kubelet-dir DIR    kubelet root directory (default /var/lib/kubelet)
-  --host-root DIR      where the host's / is mounted when run in a container (for /etc, /lib/modules, /boot)
-  --check-timeout-ms N budget of each check (default 30000)
-`;
+flags:
+${formatFlags(DOCTOR_FLAGS)}
+driver flags (as for 'rds-csi controller|node'; the doctor checks whatever is set):
+${formatFlags(driverFlagTable(), { help: false })}`;
 
 export interface DoctorArgs {
   json: boolean;

@@ -2,29 +2,108 @@
 // Prints one `ready` line with host, port and host key fingerprint, runs until SIGINT/SIGTERM, then closes.
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { type FlagTable, formatFlags, parseArgsOptions } from "../cli/help.ts";
 import { NVMET_MODES, type NvmetMode } from "./nvmet-export.ts";
-import { startSimulator } from "./simulator.ts";
+import { DEFAULT_VERSION, startSimulator } from "./simulator.ts";
 import type { SimPoolSpec } from "./types.ts";
+
+/** The simulator's flags; its parser and --help are both built from this table (src/cli/help.ts). */
+export const SIM_FLAGS = {
+  listen: {
+    type: "string",
+    arg: "HOST:PORT",
+    description: "address to listen on (port 0 = any free port)",
+    default: "none (required)",
+  },
+  data: {
+    type: "string",
+    arg: "DIR",
+    description: "disk files (<DIR>/<file-path>), host key and state (<DIR>/.sim/)",
+    default: "none (required)",
+  },
+  "authorized-keys": {
+    type: "string",
+    arg: "FILE",
+    description: "OpenSSH public keys allowed to log in (any user name)",
+    default: "none (required)",
+  },
+  "host-key": {
+    type: "string",
+    arg: "FILE",
+    description: "host private key (ed25519, created on first start when missing)",
+    default: "<DIR>/.sim/host_key",
+  },
+  pool: {
+    type: "string",
+    multiple: true,
+    arg: "NAME:SIZE[:FS]",
+    description: "a storage pool; SIZE in bytes or with K/M/G/T, FS xfs, btrfs or ext4",
+    default: "storage-pool:100G:xfs",
+  },
+  "wrap-width": {
+    type: "string",
+    arg: "N",
+    description: "print detail wrap width (0 = no wrapping)",
+    default: "80",
+  },
+  "latency-ms": {
+    type: "string",
+    arg: "N",
+    description: "delay every command by N ms",
+    default: "0",
+  },
+  "latency-jitter-ms": {
+    type: "string",
+    arg: "N",
+    description: "plus up to N ms at random",
+    default: "0",
+  },
+  "error-stream": {
+    type: "string",
+    arg: "S",
+    description: "where errors go: stdout (like RouterOS: exit status 0) or stderr (exit status 1)",
+    default: "stdout",
+  },
+  version: { type: "string", arg: "V", description: "RouterOS version to report", default: DEFAULT_VERSION },
+  "fail-after": {
+    type: "string",
+    arg: "N",
+    description: "after N commands, every command fails",
+    default: "never",
+  },
+  "disk-full": { type: "boolean", description: "pools report no free space", default: "off" },
+  hang: {
+    type: "string",
+    multiple: true,
+    arg: "REGEX",
+    description: "commands matching REGEX never answer",
+    default: "none",
+  },
+  "drop-on": {
+    type: "string",
+    multiple: true,
+    arg: "REGEX",
+    description: "the connection drops whenever a command matches REGEX",
+    default: "none",
+  },
+  nvmet: {
+    type: "string",
+    arg: "MODE",
+    description: "real NVMe/TCP exports through the kernel's nvmet: off, auto or required",
+    default: "off",
+  },
+  "nvmet-address": {
+    type: "string",
+    arg: "ADDR",
+    description: "address the nvmet TCP ports listen on",
+    default: "127.0.0.1",
+  },
+} as const satisfies FlagTable;
 
 const USAGE = `usage: rds-csi sim --listen HOST:PORT --data DIR --authorized-keys FILE [flags]
 
-  --listen HOST:PORT         address to listen on (port 0 = any free port)
-  --data DIR                 disk files (<DIR>/<file-path>), host key and state (<DIR>/.sim/)
-  --authorized-keys FILE     OpenSSH public keys allowed to log in (any user name)
-  --host-key FILE            host private key (default: <DIR>/.sim/host_key, created once, ed25519)
-  --pool NAME:SIZE[:FS]      a storage pool, repeatable (default storage-pool:100G:xfs); SIZE in bytes or K/M/G/T
-  --wrap-width N             print detail wrap width (default 80; 0 = no wrapping)
-  --latency-ms N             delay every command by N ms
-  --latency-jitter-ms N      plus up to N ms at random
-  --error-stream S           stdout (default, like RouterOS: exit status 0) or stderr (exit status 1)
-  --version V                RouterOS version to report (default 7.24.1)
-  --fail-after N             after N commands, every command fails
-  --disk-full                pools report no free space
-  --hang REGEX               commands matching REGEX never answer (repeatable)
-  --drop-on REGEX            the connection drops when a command matches REGEX (repeatable, every time)
-  --nvmet MODE               real NVMe/TCP exports through the kernel's nvmet: off (default), auto, required
-  --nvmet-address ADDR       address the nvmet TCP ports listen on (default 127.0.0.1)
-`;
+flags:
+${formatFlags(SIM_FLAGS)}`;
 
 const SIZE = /^(\d+)([KMGT]?)$/;
 const UNIT: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
@@ -59,25 +138,7 @@ export async function runSimCli(argv: string[]): Promise<void> {
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: {
-      listen: { type: "string" },
-      data: { type: "string" },
-      "authorized-keys": { type: "string" },
-      "host-key": { type: "string" },
-      pool: { type: "string", multiple: true },
-      "wrap-width": { type: "string" },
-      "latency-ms": { type: "string" },
-      "latency-jitter-ms": { type: "string" },
-      "error-stream": { type: "string" },
-      version: { type: "string" },
-      "fail-after": { type: "string" },
-      "disk-full": { type: "boolean" },
-      hang: { type: "string", multiple: true },
-      "drop-on": { type: "string", multiple: true },
-      nvmet: { type: "string" },
-      "nvmet-address": { type: "string" },
-      help: { type: "boolean" },
-    },
+    options: parseArgsOptions(SIM_FLAGS),
   });
   if (values.help) {
     process.stdout.write(USAGE);
