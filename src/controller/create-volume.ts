@@ -21,6 +21,7 @@ import { volumeInfo } from "./queries.ts";
 import { imageLocation, removeImage, removeLeftoversOf, volumeLocation } from "./snapshots/layout.ts";
 import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
+import { updateVolumeDisk } from "./volume-store.ts";
 
 export function volumeResponse(v: Volume): CreateVolumeResponse {
   return { volume: volumeInfo(v) };
@@ -144,7 +145,7 @@ async function existingVolume(
     throw alreadyExists(`volume ${name} exists with other parameters`);
   if (!v.disk.nvmeExport) {
     // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
-    v.disk = await c.rds.setDisk(slot, {
+    await updateVolumeDisk(c, v, {
       nvmeExport: true,
       allowedHosts: allowedHostsFor(v.record.attachments, c.opts),
     });

@@ -4,11 +4,11 @@ import { invalidArgument, notFound, required, resourceExhausted } from "../csi/e
 import type { ControllerExpandVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerExpandVolumeRequest.ts";
 import type { ControllerExpandVolumeResponse } from "../csi/generated/csi/v1/ControllerExpandVolumeResponse.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
-import { type FileDisk, RdsError } from "../rds/types.ts";
+import { RdsError } from "../rds/types.ts";
 import { resolveCapacity } from "./capacity-range.ts";
 import type { ControllerContext } from "./context.ts";
 import { poolOf } from "./params.ts";
-import { encodeRecord } from "./volume-record.ts";
+import { saveVolume } from "./volume-store.ts";
 
 export async function controllerExpand(
   c: ControllerContext,
@@ -35,19 +35,17 @@ export async function controllerExpand(
     const growth = range.size - v.disk.sizeBytes;
     if (pool && pool.freeBytes < growth)
       throw resourceExhausted(`not enough space on pool ${pool.slot} to grow ${id} by ${growth} bytes`);
-    let after: FileDisk;
+    const before = v.disk.sizeBytes;
     try {
-      // setDisk reads the disk back and checks the new size (verify after write).
-      after = await c.rds.setDisk(id, {
-        fileSizeBytes: range.size,
-        comment: encodeRecord({ ...v.record, requiredBytes: range.required }),
-      });
+      // Compare-and-set with the record as read, in the same command as the grow; setDisk reads the
+      // disk back and checks the new size (verify after write).
+      await saveVolume(c, v, { ...v.record, requiredBytes: range.required }, { fileSizeBytes: range.size });
     } catch (err) {
       if (err instanceof RdsError && err.kind === "no-space")
         throw resourceExhausted(`not enough space to grow ${id} to ${range.size} bytes`);
       throw err;
     }
-    c.log.info({ slot: id, from: v.disk.sizeBytes, to: after.sizeBytes }, "volume expanded");
-    return { capacity_bytes: String(after.sizeBytes), node_expansion_required: nodeExpansionRequired };
+    c.log.info({ slot: id, from: before, to: v.disk.sizeBytes }, "volume expanded");
+    return { capacity_bytes: String(v.disk.sizeBytes), node_expansion_required: nodeExpansionRequired };
   });
 }

@@ -11,7 +11,8 @@ import { allowedHostsFor } from "./allowed-hosts.ts";
 import { planPublish, planUnpublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { allVolumes } from "./queries.ts";
-import { type Attachment, encodeRecord } from "./volume-record.ts";
+import type { Attachment } from "./volume-record.ts";
+import { saveVolume } from "./volume-store.ts";
 
 /** What the node needs for this attachment, through the contract module's validation (volume-context.ts). */
 export function publishContext(
@@ -54,13 +55,11 @@ async function saveAttachments(
   // no bounce: the destination keeps its connection.
   const lastLeft = attachments.length === 0 && v.record.attachments.length > 0;
   // Re-assert the export too: an appliance that lost it (reboot, manual change) gets it back on attach.
-  v.disk = await c.rds.setDisk(v.disk.slot, {
-    comment: encodeRecord(record),
+  await saveVolume(c, v, record, {
     allowedHosts: allowedHostsFor(attachments, c.opts),
     ...(v.disk.nvmeExport ? {} : { nvmeExport: true }),
     ...(lastLeft && v.disk.nvmeExport ? { reexport: true } : {}),
   });
-  v.record = record;
 }
 
 export async function controllerPublish(

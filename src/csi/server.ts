@@ -51,6 +51,7 @@ const RDS_ERROR_CODES: Record<RdsErrorKind, grpc.status> = {
   invalid: grpc.status.INTERNAL,
   unavailable: grpc.status.UNAVAILABLE,
   timeout: grpc.status.UNAVAILABLE,
+  conflict: grpc.status.ABORTED, // a compare-and-set lost to a concurrent writer: the CO retries
   failure: grpc.status.INTERNAL,
 };
 

@@ -10,6 +10,7 @@ import {
   RosCommand,
   SENTINEL,
   val,
+  validateComment,
   validateFilePath,
   validateMountPoint,
   validatePathFragment,
@@ -143,8 +144,20 @@ export class SshRdsClient implements RdsClient {
   }
 
   async setDisk(slot: string, changes: DiskChanges): Promise<FileDisk> {
+    const slotIs = ["slot", val.quoted(validateSlot(slot))] as const;
+    // Compare-and-set: the record as read is part of the selector, so a concurrent writer's change makes
+    // the `[find]` empty and this set a no-op. The re-export bounce selects on the comment just written,
+    // so it only runs when the set did.
+    const select =
+      changes.ifComment === undefined
+        ? [slotIs]
+        : [slotIs, ["comment", commentValue(changes.ifComment)] as const];
+    const after =
+      changes.comment !== undefined && changes.ifComment !== undefined
+        ? [slotIs, ["comment", commentValue(changes.comment)] as const]
+        : select;
     const set = new RosCommand("/disk", "set")
-      .findWhere("slot", val.quoted(validateSlot(slot)))
+      .findWhereAll(select)
       .arg("file-size", changes.fileSizeBytes === undefined ? undefined : val.bytes(changes.fileSizeBytes))
       .arg("comment", changes.comment === undefined ? undefined : val.comment(changes.comment))
       .arg("nvme-tcp-export", changes.nvmeExport === undefined ? undefined : val.bool(changes.nvmeExport))
@@ -154,11 +167,10 @@ export class SshRdsClient implements RdsClient {
       )
       .arg("nvme-tcp-server-port", changes.nvmePort === undefined ? undefined : val.port(changes.nvmePort))
       .arg("nvme-tcp-server-nqn", changes.nqn === undefined ? undefined : val.nqn(changes.nqn));
-    const where = val.quoted(validateSlot(slot));
     const bounce = changes.reexport
       ? [
-          new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(false)),
-          new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(true)),
+          new RosCommand("/disk", "set").findWhereAll(after).arg("nvme-tcp-export", val.bool(false)),
+          new RosCommand("/disk", "set").findWhereAll(after).arg("nvme-tcp-export", val.bool(true)),
         ]
       : [];
     await this.#mutate(
@@ -169,6 +181,11 @@ export class SshRdsClient implements RdsClient {
     // `set [find ...]` on a missing slot is a silent no-op: only reading back tells.
     const disk = await this.getDisk(slot);
     if (!disk) throw new RdsError("not-found", `no disk with slot ${slot}`);
+    if (changes.ifComment !== undefined && disk.comment !== (changes.comment ?? changes.ifComment))
+      throw new RdsError(
+        "conflict",
+        `disk ${slot} was changed by someone else since it was read (its record differs); nothing was written`,
+      );
     const expected: Partial<FileDisk> = {};
     if (changes.fileSizeBytes !== undefined) expected.sizeBytes = changes.fileSizeBytes;
     if (changes.comment !== undefined) expected.comment = changes.comment;
@@ -351,6 +368,8 @@ export class SshRdsClient implements RdsClient {
   }
 }
 
+/** A comment as a `where` operand: validated like one that is written, always quoted. */
+const commentValue = (comment: string) => val.quoted(validateComment(comment));
 const diskPrint = () => new RosCommand("/disk", "print").option("detail");
 const filePrint = () => new RosCommand("/file", "print").option("detail");
 const stripSlash = (s: string | undefined) => s?.replace(/^\/+/, "");

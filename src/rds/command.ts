@@ -222,6 +222,13 @@ export class RosCommand {
     return this;
   }
 
+  /** The item selector `[find where k1=v1 and k2=v2 ...]` (all of the conditions). */
+  findWhereAll(conditions: ReadonlyArray<readonly [string, CliValue]>): this {
+    if (conditions.length === 0) throw new Error("findWhereAll needs at least one condition");
+    this.#item = `[find where ${conditions.map(([k, v]) => `${checkKey(k)}=${v.cli}`).join(" and ")}]`;
+    return this;
+  }
+
   /** The item selector `[find where key="a" or key="b" ...]` (any of the values). */
   findWhereAny(key: string, values: readonly CliValue[]): this {
     if (values.length === 0) throw new Error("findWhereAny needs at least one value");

@@ -66,6 +66,12 @@ export interface DiskChanges {
    * are still connected are dropped, and only hosts allowed now can connect again (nvmet checks the
    * allowed hosts at connect time only). */
   reexport?: boolean;
+  /**
+   * Compare-and-set: change the disk only while its comment (the driver's record) is still exactly this,
+   * as it was read. The condition is part of the one `set` command's `[find ...]`, so the check and the
+   * write are atomic on the appliance; a miss changes nothing and throws RdsError("conflict").
+   */
+  ifComment?: string;
 }
 
 /** `/disk btrfs subvolume add` (RouterOS 7.18+, docs/routeros.md §5). */
@@ -96,6 +102,7 @@ export type RdsErrorKind =
   | "invalid" // RouterOS rejected a value or the syntax (a driver bug: inputs are validated before)
   | "unavailable" // SSH down, reconnecting, host key refused, auth failed
   | "timeout" // command exceeded its timeout (its channel was closed)
+  | "conflict" // a compare-and-set found the item changed since it was read
   | "failure"; // any other `failure: ...` or unrecognised output
 
 export class RdsError extends Error {

@@ -268,12 +268,15 @@ async function finish(
   size: number,
 ): Promise<FileDisk> {
   let d = disk;
-  if (d.sizeBytes < size) d = await c.rds.setDisk(r.slot, { fileSizeBytes: size });
+  // Compare-and-set on the record: a finish retried while another controller published the volume
+  // must not reset its allowed hosts.
+  if (d.sizeBytes < size) d = await c.rds.setDisk(r.slot, { fileSizeBytes: size, ifComment: d.comment });
   if (!d.nvmeExport) {
     const nqn = await c.nqnFor(r.slot);
     d = await c.rds.setDisk(r.slot, {
+      ifComment: d.comment,
       nvmeExport: true,
-      allowedHosts: allowedHostsFor([], c.opts),
+      allowedHosts: allowedHostsFor(decodeRecord(d.comment)?.attachments ?? [], c.opts),
       nvmePort: r.params.nvmePort ?? c.opts.nvmePort,
       ...(nqn ? { nqn } : {}),
     });
