@@ -1,8 +1,11 @@
-// Controller benchmark (issue: driver overhead < 15%): CreateVolume+DeleteVolume through the whole
-// driver (gRPC over a unix socket → controller → SSH client → simulator) against the very same RouterOS
-// commands sent with raw ssh2 exec on a warm connection, interleaved in one run; then 100 concurrent
-// CreateVolume calls. The simulator runs in its own process, as an appliance would: sharing the driver's
-// event loop would measure the two competing for one thread. Run: npm run bench -- controller
+// Controller benchmark (issue: driver overhead < 15%; issue 18: an honest cost model): CreateVolume +
+// DeleteVolume through the whole driver (gRPC over a unix socket → controller → SSH client → simulator),
+// interleaved in one run with raw ssh2 exec on a warm connection of (a) the very same command lines and
+// (b) the minimal commands the two RPCs need (`/disk add`; `/disk remove` + `/file remove` in one exec). Each
+// scenario runs the simulator under one cost model (docs/simulator.md, "Cost model"): none, a uniform
+// 10 ms per command + 3 ms per exec, and the `rds-hardware` preset. Then 100 concurrent CreateVolume calls.
+// The simulator runs in its own process, as an appliance would: sharing the driver's event loop would
+// measure the two competing for one thread. Run: npm run bench -- controller
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,11 +14,14 @@ import ssh2 from "ssh2";
 import type { CsiClient } from "../src/csi/client.ts";
 import { startEmbeddedRds } from "../src/sim/embedded.ts";
 import { generateEd25519KeyPair } from "../src/sim/host-key.ts";
+import type { SimCommandLogEntry } from "../src/sim/types.ts";
 import { type ServedController, serveController } from "./harness.ts";
-import { fmtMs, interleaved, median, percentile } from "./stats.ts";
+import { fmtMs, interleavedMany, median, percentile } from "./stats.ts";
 
 const GiB = 1024 ** 3;
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 60);
+/** A hardware-profile cycle takes seconds: fewer rounds keep the run to about a minute. */
+const HW_ITERATIONS = Number(process.env.BENCH_HW_ITERATIONS ?? 15);
 const ROOT = resolve(import.meta.dirname, "..");
 const NAME = "pvc-0b0b0b0b-0000-4000-8000-00000000beef";
 const REQ = {
@@ -24,7 +30,29 @@ const REQ = {
   volume_capabilities: [{ block: {}, access_mode: { mode: "SINGLE_NODE_WRITER" as const } }],
 };
 
-type Driver = ServedController;
+interface CostModel {
+  label: string;
+  simFlags: string[];
+  iterations: number;
+  /** Also run the 100 concurrent creates under this model. */
+  throughput: boolean;
+}
+
+const MODELS: CostModel[] = [
+  { label: "none", simFlags: [], iterations: ITERATIONS, throughput: true },
+  {
+    label: "10 ms/command + 3 ms/exec",
+    simFlags: ["--latency-ms", "10", "--exec-latency-ms", "3"],
+    iterations: ITERATIONS,
+    throughput: false,
+  },
+  {
+    label: "rds-hardware",
+    simFlags: ["--profile", "rds-hardware"],
+    iterations: HW_ITERATIONS,
+    throughput: false,
+  },
+];
 
 const startDriver = (
   dir: string,
@@ -43,8 +71,36 @@ const cycle = (csi: CsiClient) => async () => {
   await csi.controller.DeleteVolume({ volume_id: NAME });
 };
 
-/** The exact command lines the driver sends for one steady-state cycle (captured on an in-process simulator). */
-async function captureCommands(): Promise<string[]> {
+/** What one RPC sent: its command lines (one exec each) and the commands they ran. */
+interface RpcTrace {
+  lines: string[];
+  commands: string[];
+}
+
+const trace = (entries: SimCommandLogEntry[]): RpcTrace => ({
+  lines: entries.map((e) => e.command),
+  commands: entries.flatMap((e) => e.commands),
+});
+
+interface Captured {
+  create: RpcTrace;
+  delete: RpcTrace;
+  minimalCreate: RpcTrace;
+  minimalDelete: RpcTrace;
+}
+
+/** The first command of a trace whose canonical text starts with `prefix` (what the minimal set replays). */
+function commandOf(t: RpcTrace, prefix: string): string {
+  const c = t.commands.find((x) => x.startsWith(prefix));
+  if (!c) throw new Error(`the driver sent no ${prefix}: ${t.lines.join(" | ")}`);
+  return c;
+}
+
+/**
+ * The exact command lines the driver sends for one steady-state CreateVolume and DeleteVolume (captured on
+ * an in-process simulator), and the minimal lines built from the commands that did the work.
+ */
+async function capture(): Promise<Captured> {
   const rds = await startEmbeddedRds({ pools: [{ name: "storage-pool", sizeBytes: 1000 * GiB }] });
   const dir = mkdtempSync(join(tmpdir(), "bench-cap-"));
   const d = await startDriver(dir, {
@@ -53,18 +109,38 @@ async function captureCommands(): Promise<string[]> {
     fingerprint: rds.sim.hostKeyFingerprint,
     privateKey: rds.privateKey,
   });
-  for (let i = 0; i < 2; i++) await cycle(d.csi)(); // steady state: the volume directory is known
-  const from = rds.sim.commandLog.length;
-  await cycle(d.csi)();
-  const commands = rds.sim.commandLog.slice(from).map((e) => e.command);
-  await d.stop();
-  await rds.close();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(rds.dataDir, { recursive: true, force: true });
-  return commands;
+  try {
+    for (let i = 0; i < 2; i++) await cycle(d.csi)(); // steady state: the volume directory is known
+    const log = rds.sim.commandLog;
+    const a = log.length;
+    await d.csi.controller.CreateVolume(REQ);
+    const b = log.length;
+    await d.csi.controller.DeleteVolume({ volume_id: NAME });
+    const create = trace(log.slice(a, b));
+    const del = trace(log.slice(b));
+    const minimal = {
+      create: [commandOf(create, "/disk add ")],
+      delete: [`${commandOf(del, "/disk remove ")}; ${commandOf(del, "/file remove ")}`],
+    };
+    // Run the minimal lines once too, so their commands are counted by the simulator's own accounting.
+    const raw = await rawConnect(rds.sim.host, rds.sim.port, rds.privateKey);
+    const c = log.length;
+    for (const l of minimal.create) await rawExec(raw, l);
+    const e = log.length;
+    for (const l of minimal.delete) await rawExec(raw, l);
+    raw.end();
+    const failed = log.slice(c).find((x) => x.output !== "");
+    if (failed) throw new Error(`minimal command failed: ${failed.command} → ${failed.output}`);
+    return { create, delete: del, minimalCreate: trace(log.slice(c, e)), minimalDelete: trace(log.slice(e)) };
+  } finally {
+    await d.stop();
+    await rds.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(rds.dataDir, { recursive: true, force: true });
+  }
 }
 
-async function startSimProcess(dataDir: string, authorizedKeys: string, latencyMs: number) {
+async function startSimProcess(dataDir: string, authorizedKeys: string, flags: string[]) {
   const child: ChildProcess = spawn(
     join(ROOT, "bin", "rds-csi"),
     [
@@ -77,8 +153,7 @@ async function startSimProcess(dataDir: string, authorizedKeys: string, latencyM
       authorizedKeys,
       "--pool",
       "storage-pool:1000G:xfs",
-      "--latency-ms",
-      String(latencyMs),
+      ...flags,
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
@@ -105,6 +180,16 @@ async function startSimProcess(dataDir: string, authorizedKeys: string, latencyM
   };
 }
 
+async function rawConnect(host: string, port: number, privateKey: string): Promise<ssh2.Client> {
+  const raw = new ssh2.Client();
+  await new Promise<void>((ok, fail) => {
+    raw.once("ready", ok).once("error", fail).connect({ host, port, username: "rds-csi+ct", privateKey });
+    // Same socket setting as the driver's client: a fair baseline, not one slowed by Nagle.
+    (raw as unknown as { _sock?: { setNoDelay(on: boolean): void } })._sock?.setNoDelay(true);
+  });
+  return raw;
+}
+
 function rawExec(conn: ssh2.Client, command: string): Promise<void> {
   return new Promise((ok, fail) => {
     conn.exec(command, (err, stream) => {
@@ -116,36 +201,34 @@ function rawExec(conn: ssh2.Client, command: string): Promise<void> {
   });
 }
 
-async function scenario(latencyMs: number, commands: string[], throughput: boolean): Promise<void> {
+const pct = (a: number, b: number) => {
+  const v = (a / b - 1) * 100;
+  return `${v >= 0 ? "+" : ""}${v.toFixed(1)}%`;
+};
+
+async function scenario(model: CostModel, cap: Captured): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-ctl-"));
   const keys = generateEd25519KeyPair("bench");
   writeFileSync(join(dir, "authorized_keys"), `${keys.public}\n`);
-  const sim = await startSimProcess(join(dir, "rds"), join(dir, "authorized_keys"), latencyMs);
+  const sim = await startSimProcess(join(dir, "rds"), join(dir, "authorized_keys"), model.simFlags);
   const d = await startDriver(dir, { ...sim, privateKey: keys.private });
-  const raw = new ssh2.Client();
-  await new Promise<void>((ok, fail) => {
-    raw
-      .once("ready", ok)
-      .once("error", fail)
-      .connect({ host: sim.host, port: sim.port, username: "rds-csi+ct", privateKey: keys.private });
-    // Same socket setting as the driver's client: a fair baseline, not one slowed by Nagle.
-    (raw as unknown as { _sock?: { setNoDelay(on: boolean): void } })._sock?.setNoDelay(true);
-  });
+  const raw = await rawConnect(sim.host, sim.port, keys.private);
   try {
-    const driverCycle = cycle(d.csi);
-    const rawCycle = async () => {
-      for (const c of commands) await rawExec(raw, c);
+    const replay = (lines: string[]) => async () => {
+      for (const l of lines) await rawExec(raw, l);
     };
-    for (let i = 0; i < 3; i++) {
-      await driverCycle();
-      await rawCycle();
-    }
-    const { a: driver, b: rawTimes } = await interleaved(ITERATIONS, driverCycle, rawCycle);
-    const overhead = (median(driver) / median(rawTimes) - 1) * 100;
+    const fns = [
+      cycle(d.csi),
+      replay([...cap.create.lines, ...cap.delete.lines]),
+      replay([...cap.minimalCreate.lines, ...cap.minimalDelete.lines]),
+    ];
+    for (let i = 0; i < 2; i++) for (const f of fns) await f();
+    const [driver, same, minimal] = await interleavedMany(model.iterations, fns);
+    const cell = (xs: number[]) => `${fmtMs(median(xs!))} / ${fmtMs(percentile(xs!, 90))}`;
     console.log(
-      `| ${latencyMs} ms (${commands.length} commands) | ${fmtMs(median(driver))} | ${fmtMs(median(rawTimes))} | ${fmtMs(percentile(driver, 90))} | ${fmtMs(percentile(rawTimes, 90))} | ${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)}% |`,
+      `| ${model.label} | ${model.iterations} | ${cell(driver!)} | ${cell(same!)} | ${cell(minimal!)} | ${pct(median(driver!), median(same!))} | ${pct(median(driver!), median(minimal!))} |`,
     );
-    if (throughput) await concurrentCreates(d);
+    if (model.throughput) await concurrentCreates(d);
   } finally {
     raw.end();
     await d.stop();
@@ -156,7 +239,7 @@ async function scenario(latencyMs: number, commands: string[], throughput: boole
 
 let throughputReport = "";
 
-async function concurrentCreates(d: Driver): Promise<void> {
+async function concurrentCreates(d: ServedController): Promise<void> {
   const names = Array.from(
     { length: 100 },
     (_, i) => `pvc-${i.toString(16).padStart(8, "0")}-1111-4000-8000-000000000000`,
@@ -182,18 +265,44 @@ async function concurrentCreates(d: Driver): Promise<void> {
   ].join("\n");
 }
 
+function printTraces(cap: Captured): void {
+  console.log("\n## Controller: what each RPC sends (captured on the simulator, steady state)\n");
+  console.log("| RPC | execs | commands | of which scripting (`:put` ...) |");
+  console.log("|---|---|---|---|");
+  const row = (label: string, t: RpcTrace) =>
+    console.log(
+      `| ${label} | ${t.lines.length} | ${t.commands.length} | ${t.commands.filter((c) => c.startsWith(":")).length} |`,
+    );
+  row("CreateVolume (driver)", cap.create);
+  row("DeleteVolume (driver)", cap.delete);
+  row("CreateVolume (minimal)", cap.minimalCreate);
+  row("DeleteVolume (minimal)", cap.minimalDelete);
+  for (const [label, t] of [
+    ["CreateVolume", cap.create],
+    ["DeleteVolume", cap.delete],
+    ["minimal CreateVolume", cap.minimalCreate],
+    ["minimal DeleteVolume", cap.minimalDelete],
+  ] as const) {
+    console.log(`\n${label}, one exec per line:`);
+    for (const l of t.lines) console.log(`    ${l}`);
+  }
+}
+
 export async function benchController(): Promise<void> {
-  const commands = await captureCommands();
-  console.log("\n## Controller: CreateVolume + DeleteVolume, driver vs raw ssh2 exec of the same commands");
+  const cap = await capture();
+  printTraces(cap);
+  console.log("\n## Controller: CreateVolume + DeleteVolume, driver vs raw ssh2 exec, per cost model");
   console.log(
-    `${ITERATIONS} interleaved iterations per scenario; the simulator runs in its own process, with a per-command latency injected.\n`,
+    "Interleaved iterations per model; the simulator runs in its own process under the cost model named " +
+      '(docs/simulator.md, "Cost model"). Raw exec replays on one warm connection either the driver\'s own ' +
+      "command lines or the minimal set (the `/disk add`; the `/disk remove` and `/file remove` in one exec). " +
+      "Cells: median / p90 of one Create+Delete cycle.\n",
   );
   console.log(
-    "| simulator latency / command | driver median | raw median | driver p90 | raw p90 | overhead (median) |",
+    "| cost model | iterations | driver | raw, same lines | raw, minimal set | driver vs same | driver vs minimal |",
   );
-  console.log("|---|---|---|---|---|---|");
-  for (const latencyMs of (process.env.BENCH_LATENCIES ?? "0,2,10").split(",").map(Number))
-    await scenario(latencyMs, commands, latencyMs === 0);
+  console.log("|---|---|---|---|---|---|---|");
+  for (const model of MODELS) await scenario(model, cap);
   console.log(
     "\n## Controller: 100 concurrent CreateVolume calls (distinct names), then 100 DeleteVolume (no injected latency)\n",
   );

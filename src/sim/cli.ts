@@ -3,6 +3,8 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type FlagTable, formatFlags, parseArgsOptions } from "../cli/help.ts";
+import { parseCommandLatency } from "./latency.ts";
+import { PROFILE_NAMES, type ProfileName } from "./latency-profiles.ts";
 import { NVMET_MODES, type NvmetMode } from "./nvmet-export.ts";
 import { DEFAULT_VERSION, startSimulator } from "./simulator.ts";
 import type { SimPoolSpec } from "./types.ts";
@@ -46,13 +48,40 @@ export const SIM_FLAGS = {
     description: "print detail wrap width (0 = no wrapping)",
     default: "80",
   },
+  profile: {
+    type: "string",
+    arg: "P",
+    description:
+      "latency preset: fast (none) or rds-hardware (derived from a real appliance, docs/simulator.md); the latency flags below refine it",
+    default: "fast",
+  },
   "latency-ms": {
     type: "string",
     arg: "N",
-    description: "delay every command by N ms",
+    description: "every command costs N ms, each one of a line (`a; b; c` costs 3 × N)",
     default: "0",
   },
   "latency-jitter-ms": {
+    type: "string",
+    arg: "N",
+    description: "plus up to N ms at random",
+    default: "0",
+  },
+  "command-latency": {
+    type: "string",
+    multiple: true,
+    arg: "REGEX=MS[,JITTER]",
+    description:
+      "commands whose canonical text (`/disk add type=file ...`) matches REGEX cost MS (plus up to JITTER) ms; the last matching wins, over --latency-ms",
+    default: "none",
+  },
+  "exec-latency-ms": {
+    type: "string",
+    arg: "N",
+    description: "every SSH exec costs N ms once, however many commands its line holds",
+    default: "0",
+  },
+  "exec-latency-jitter-ms": {
     type: "string",
     arg: "N",
     description: "plus up to N ms at random",
@@ -154,6 +183,10 @@ export async function runSimCli(argv: string[]): Promise<void> {
   const nvmet = values.nvmet;
   if (nvmet !== undefined && !NVMET_MODES.includes(nvmet as NvmetMode))
     throw new Error(`--nvmet must be one of ${NVMET_MODES.join(", ")}`);
+  const profile = values.profile;
+  if (profile !== undefined && !PROFILE_NAMES.includes(profile as ProfileName))
+    throw new Error(`--profile must be one of ${PROFILE_NAMES.join(", ")}`);
+  const commandLatencies = (values["command-latency"] ?? []).map(parseCommandLatency);
   const { host, port } = parseListen(values.listen);
   const authorizedKeys = (await readFile(values["authorized-keys"], "utf8"))
     .split("\n")
@@ -171,11 +204,18 @@ export async function runSimCli(argv: string[]): Promise<void> {
     nvmet: nvmet as NvmetMode | undefined,
     nvmetAddress: values["nvmet-address"],
     nvmetLog: (m) => process.stderr.write(`${m}\n`),
+    latencyProfile: profile as ProfileName | undefined,
   });
 
   const latency = int("latency-ms", values["latency-ms"]);
   if (latency !== undefined)
     sim.faults.latency(latency, { jitterMs: int("latency-jitter-ms", values["latency-jitter-ms"]) });
+  for (const { match, ms, jitterMs } of commandLatencies) sim.faults.latency(ms, { match, jitterMs });
+  const execLatency = int("exec-latency-ms", values["exec-latency-ms"]);
+  if (execLatency !== undefined)
+    sim.faults.execLatency(execLatency, {
+      jitterMs: int("exec-latency-jitter-ms", values["exec-latency-jitter-ms"]),
+    });
   const failAfter = int("fail-after", values["fail-after"]);
   if (failAfter !== undefined) sim.faults.failAfter(failAfter);
   if (values["disk-full"]) sim.faults.diskFull(true);

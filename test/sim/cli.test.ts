@@ -87,6 +87,58 @@ describe("rds-csi sim", () => {
     expect(await exit).toBe(0);
   });
 
+  it("takes the cost model's flags: a profile refined by per-command, pattern and per-exec latencies", async () => {
+    const d = tempDir();
+    cleanups.push(d.remove);
+    const keys = join(d.dir, "authorized_keys");
+    writeFileSync(keys, `${clientKey.public}\n`);
+    const { child, ready, exit } = startCli([
+      "--listen",
+      "127.0.0.1:0",
+      "--data",
+      join(d.dir, "data"),
+      "--authorized-keys",
+      keys,
+      "--profile",
+      "rds-hardware",
+      "--latency-ms",
+      "30",
+      "--command-latency",
+      '^:put "slow"=150',
+      "--exec-latency-ms",
+      "20",
+    ]);
+    const info = await ready;
+    const sim = { host: info.host!, port: Number(info.port) } as Simulator;
+    const s = await connect(sim);
+    // Lower bounds only (sleeps never end early by more than a timer tick): 20 + 3 × 30, and 20 + 150.
+    let t0 = performance.now();
+    expect((await s.exec(":put a; :put b; :put c")).stdout).toBe("a\r\nb\r\nc\r\n");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(110 - 2);
+    t0 = performance.now();
+    expect((await s.exec(':put "slow"')).stdout).toBe("slow\r\n");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(170 - 2);
+    s.close();
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    for (const bad of [
+      ["--profile", "slow"],
+      ["--command-latency", "no-ms"],
+      ["--exec-latency-ms", "-1"],
+    ]) {
+      const r = startCli([
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        join(d.dir, "data"),
+        "--authorized-keys",
+        keys,
+        ...bad,
+      ]);
+      expect(await r.exit).not.toBe(0);
+    }
+  });
+
   it("rejects bad flags", async () => {
     const { exit } = startCli(["--listen", "nowhere", "--data", "/tmp/x", "--authorized-keys", "/dev/null"]);
     expect(await exit).not.toBe(0);
