@@ -8,7 +8,15 @@
 //   4. add the never-exported `/disk` item carrying the record: the commit point
 // A failure after 3 removes what was made before answering; a crash between 3 and 4 leaves an image with no
 // item, which the CO's retry (same name) removes in step 2. So no image outlives a failed call for long.
-import { alreadyExists, invalidArgument, notFound, required, resourceExhausted } from "../../csi/errors.ts";
+import {
+  aborted,
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  required,
+  resourceExhausted,
+} from "../../csi/errors.ts";
 import type { CreateSnapshotRequest__Output } from "../../csi/generated/csi/v1/CreateSnapshotRequest.ts";
 import type { CreateSnapshotResponse } from "../../csi/generated/csi/v1/CreateSnapshotResponse.ts";
 import type { DeleteSnapshotRequest__Output } from "../../csi/generated/csi/v1/DeleteSnapshotRequest.ts";
@@ -28,6 +36,7 @@ import { isSnapshotId, SNAPSHOT_NAME_MAX, snapshotIdForName } from "./snapshot-i
 import { decodeSnapshotRecord, encodeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts";
 import { type StoredSnapshot, snapshotInfo } from "./snapshot-store.ts";
 import { STRATEGIES } from "./strategies.ts";
+import { notPointInTime } from "./strategy.ts";
 
 export async function createSnapshot(
   c: ControllerContext,
@@ -53,6 +62,9 @@ export async function createSnapshot(
     const strategy = STRATEGIES[methodFor(param, sourceImage, facts)];
     const target = strategy.locate(sourceImage, id);
     const size = source.disk.sizeBytes;
+    const published = () => source.record.attachments.map((a) => a.node);
+    if (!strategy.atomic && published().length)
+      throw failedPrecondition(notPointInTime("a snapshot", published()));
 
     await clearLeftover(c, target, "snapshot");
     const need = strategy.spaceNeeded(size);
@@ -75,6 +87,17 @@ export async function createSnapshot(
     let disk: FileDisk | undefined;
     try {
       await strategy.take({ c, facts }, sourceImage, target, size);
+      if (!strategy.atomic) {
+        // The lock is in-process: another controller may have published the volume during the copy.
+        const now = await c.loadVolume(sourceId);
+        if (now?.record.attachments.length)
+          throw aborted(
+            notPointInTime(
+              "a snapshot",
+              now.record.attachments.map((a) => a.node),
+            ),
+          );
+      }
       disk = await c.rds.addFileDisk({
         slot: id,
         filePath: target.filePath,

@@ -33,6 +33,7 @@ import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
 import type { ControllerContext, Volume } from "../context.ts";
 import { poolOf, sameParams, storedParams, type VolumeParams } from "../params.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "../volume-record.ts";
+import { notPointInTime } from "./strategy.ts";
 import { copyImage } from "./file-copy.ts";
 import {
   clearLeftover,
@@ -173,7 +174,7 @@ export async function provisionVolume(
         });
         added = true;
       } else {
-        const how = await materialize(c, facts, from.image, target, from.sizeBytes);
+        const how = await materialize(c, facts, from.image, target, from.sizeBytes, from.publishedTo);
         disk = await c.rds.addFileDisk({
           slot: r.slot,
           filePath: target.filePath,
@@ -209,7 +210,7 @@ export async function provisionVolume(
 async function sourceImage(
   c: ControllerContext,
   s: Source,
-): Promise<{ image: ImageLocation; sizeBytes: number }> {
+): Promise<{ image: ImageLocation; sizeBytes: number; publishedTo?: string[] }> {
   if ("snapshot" in s) {
     const snap = await loadSnapshot(c, s.snapshot);
     if (!snap) throw notFound(`source snapshot ${s.snapshot} does not exist`);
@@ -217,7 +218,11 @@ async function sourceImage(
   }
   const v = await c.loadVolume(s.volume);
   if (!v) throw notFound(`source volume ${s.volume} does not exist`);
-  return { image: imageLocation(v.disk.filePath, v.disk.slot), sizeBytes: v.disk.sizeBytes };
+  return {
+    image: imageLocation(v.disk.filePath, v.disk.slot),
+    sizeBytes: v.disk.sizeBytes,
+    publishedTo: v.record.attachments.map((a) => a.node),
+  };
 }
 
 async function makeEmptySubvolume(
@@ -236,6 +241,7 @@ async function materialize(
   from: ImageLocation,
   to: ImageLocation,
   bytes: number,
+  sourcePublishedTo: string[] = [],
 ): Promise<"btrfs-subvolume" | "file-copy"> {
   if (
     to.subvolume !== undefined &&
@@ -255,6 +261,9 @@ async function materialize(
     throw failedPrecondition(
       `RouterOS ${facts.version} has no /file copy (7.23+)${to.subvolume !== undefined ? " and the source is not a btrfs subvolume on the same pool" : ""}: cannot make a volume from this source`,
     );
+  // A copy is not atomic: a volume written during it gives a torn clone. Refuse rather than hand out
+  // something that looks like a point-in-time copy (docs/snapshots.md).
+  if (sourcePublishedTo.length) throw failedPrecondition(notPointInTime("a clone", sourcePublishedTo));
   await makeEmptySubvolume(c, facts, to);
   await copyImage(c, from.filePath, to.filePath, bytes);
   return "file-copy";

@@ -22,3 +22,12 @@ export interface SnapshotStrategy {
   /** Makes the image at `target` from the image at `source`; on failure the caller removes `target`. */
   take(env: StrategyEnv, source: ImageLocation, target: ImageLocation, sizeBytes: number): Promise<void>;
 }
+
+/** Why a non-atomic copy of a published volume is refused (FAILED_PRECONDITION). */
+export function notPointInTime(what: string, nodes: readonly string[]): string {
+  return (
+    `${what} of this volume would be made with /file copy, which is not atomic, and the volume is published ` +
+    `to ${nodes.join(", ")}: the copy could be torn. Unpublish the volume (stop its pod or VM) and retry, ` +
+    "or use a btrfs pool with snapshotMethod btrfs-subvolume for point-in-time copies of volumes in use"
+  );
+}
