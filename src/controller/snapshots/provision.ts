@@ -33,7 +33,6 @@ import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
 import type { ControllerContext, Volume } from "../context.ts";
 import { poolOf, sameParams, storedParams, type VolumeParams } from "../params.ts";
 import { decodeRecord, encodeRecord, type VolumeRecord } from "../volume-record.ts";
-import { notPointInTime } from "./strategy.ts";
 import { copyImage } from "./file-copy.ts";
 import {
   clearLeftover,
@@ -47,6 +46,7 @@ import {
 } from "./layout.ts";
 import { canFileCopy, canSubvolume, layoutFor, type PoolFacts, poolFacts } from "./method.ts";
 import { loadSnapshot } from "./snapshot-store.ts";
+import { notPointInTime } from "./strategy.ts";
 
 export interface ProvisionRequest {
   name: string;
