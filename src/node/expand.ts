@@ -43,7 +43,7 @@ export async function nodeExpandVolume(
     const dev: BlockDevice = { name, path: join(nc.paths.devRoot, name) };
     const size = await rescanUntil(nc, dev, requiredBytes, ctx.signal);
     if (m) {
-      await growFilesystem(m.fsType, dev.path, path);
+      await growFilesystem(m.fsType, dev.path, path, { signal: ctx.signal });
       nc.log.info({ volumeId, device: name, fsType: m.fsType, bytes: size }, "filesystem grown");
     }
     return { capacity_bytes: size };

@@ -38,7 +38,7 @@ export interface NodeServiceOptions {
   /** 0 = no limit reported to the CO. */
   maxVolumesPerNode?: number;
   topology?: Record<string, string>;
-  /** Read-only check of existing filesystems before mounting (default full). */
+  /** Read-only check of existing filesystems before mounting (default fast: the superblock's own state). */
   healthCheck?: HealthMode;
   fsckTimeoutMs?: number;
   /** nvme-tcp: how long to wait for the namespace device after connect (default 30 s). */
@@ -114,7 +114,7 @@ export function createNodeService(opts: NodeServiceOptions): NodeServiceHandle {
     breakers,
     paths,
     tune: {
-      healthCheck: opts.healthCheck ?? "full",
+      healthCheck: opts.healthCheck ?? "fast",
       fsckTimeoutMs: opts.fsckTimeoutMs ?? 10 * 60_000,
       probeAttempts: opts.probeAttempts ?? 3,
       probeRetryDelayMs: opts.probeRetryDelayMs ?? 1000,

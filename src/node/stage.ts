@@ -235,6 +235,7 @@ async function prepareFilesystem(
       const health = await checkFilesystem(dev.path, fsType, {
         mode: nc.tune.healthCheck,
         timeoutMs: nc.tune.fsckTimeoutMs,
+        signal: ctx.signal,
       });
       if (health.kind === "corrupt")
         throw operatorError(
@@ -258,7 +259,7 @@ async function prepareFilesystem(
       break;
     }
     case "empty":
-      state = await format(nc, r, dev, state, "device is empty");
+      state = await format(nc, r, dev, state, "device is empty", ctx);
       break;
     case "data":
       if (!state.formatting)
@@ -267,7 +268,7 @@ async function prepareFilesystem(
           `${dev.path} of volume ${r.volumeId} has no recognisable filesystem but is not empty (first non-zero byte at offset ${probe.offset}); ` +
             "refusing to format it. If its contents are not needed, wipe it (wipefs -a, blkdiscard) and retry.",
         );
-      state = await format(nc, r, dev, state, "an mkfs by rds-csi was interrupted on this device");
+      state = await format(nc, r, dev, state, "an mkfs by rds-csi was interrupted on this device", ctx);
       break;
     case "partitioned":
       throw failedPrecondition(
@@ -278,15 +279,12 @@ async function prepareFilesystem(
         `cannot tell whether ${dev.path} of volume ${r.volumeId} holds a filesystem (${probe.reason}); an unreadable device is never formatted`,
       );
   }
-  await mountFilesystem(
-    dev.path,
-    r.stagingPath,
-    fsType,
-    stageMountOptions(fsType, r.flags, r.readOnly),
-    mountEnv(nc),
-  );
+  await mountFilesystem(dev.path, r.stagingPath, fsType, stageMountOptions(fsType, r.flags, r.readOnly), {
+    ...mountEnv(nc),
+    signal: ctx.signal,
+  });
   if (probe.kind === "formatted" && !r.readOnly)
-    await growIfSmaller(nc, r, dev, fsType, sizeBytes, knownFsBytes);
+    await growIfSmaller(nc, r, dev, fsType, sizeBytes, knownFsBytes, ctx);
   return state;
 }
 
@@ -300,13 +298,14 @@ async function growIfSmaller(
   fsType: string,
   deviceBytes: number,
   knownFsBytes: number | undefined,
+  ctx: CallContext,
 ): Promise<void> {
   // A journal replay at mount could in principle change the size (an interrupted online resize), so only
   // a size read from a filesystem that needed no replay is reused.
-  const fsBytes = knownFsBytes ?? (await filesystemBytes(dev.path, fsType));
+  const fsBytes = knownFsBytes ?? (await filesystemBytes(dev.path, fsType, { signal: ctx.signal }));
   if (fsBytes === undefined || deviceBytes - fsBytes < 1024 * 1024) return;
   try {
-    await growFilesystem(fsType, dev.path, r.stagingPath);
+    await growFilesystem(fsType, dev.path, r.stagingPath, { signal: ctx.signal });
   } catch (err) {
     // Mounted but not grown is not what was asked for: undo the mount so the retry starts clean.
     await unmountAll(r.stagingPath, mountEnv(nc)).catch(() => undefined);
@@ -324,6 +323,7 @@ async function format(
   dev: BlockDevice,
   state: StageState,
   why: string,
+  ctx: CallContext,
 ): Promise<StageState> {
   if (r.readOnly)
     throw failedPrecondition(
@@ -331,7 +331,7 @@ async function format(
     );
   nc.log.info({ volumeId: r.volumeId, device: dev.name, fsType: r.fsType, why }, "creating filesystem");
   const marked = await writeStageState(r.stagingPath, { ...state, formatting: true });
-  await makeFilesystem(dev.path, r.fsType, r.mkfsOptions);
+  await makeFilesystem(dev.path, r.fsType, r.mkfsOptions, { signal: ctx.signal });
   return writeStageState(r.stagingPath, { ...marked, formatting: false });
 }
 

@@ -49,6 +49,9 @@ beforeEach(async () => {
     loopRoot: root,
     probeRetryDelayMs: 50,
     breaker: { resetTimeoutMs: 1000 },
+    // The full read-only check: these tests corrupt metadata (a wiped inode) that only it can see; the
+    // default fast check is covered by health-check.test.ts.
+    healthCheck: "full",
   });
   await svc.start();
 });

@@ -71,7 +71,7 @@ export async function makeFilesystem(
   device: string,
   fsType: string,
   extra: string[],
-  timeoutMs = 10 * 60_000,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
   let file: string;
   let args: string[];
@@ -84,7 +84,10 @@ export async function makeFilesystem(
   } else {
     throw invalidArgument(`cannot create a ${fsType} filesystem`);
   }
-  const r = await run(file, args, { timeoutMs });
+  const r = await run(file, args, {
+    timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   if (r.code !== 0)
     throw failedPrecondition(
       `${file} ${device} failed (exit status ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`,

@@ -13,6 +13,8 @@ export interface MountEnv {
   mountinfoPath: string;
   procRoot: string;
   timeoutMs?: number;
+  /** The RPC's signal: mount(8) ends with the call (unmounts are left to finish: they only make progress). */
+  signal?: AbortSignal;
   /** Returns the errno code (EIO, ENOTCONN, ESTALE) when the filesystem at a path is dead. */
   deadCode?: (path: string) => string | undefined;
 }
@@ -29,7 +31,10 @@ export async function mountFilesystem(
   env: MountEnv,
 ): Promise<void> {
   const args = ["-t", fsType, ...(options.length ? ["-o", options.join(",")] : []), device, target];
-  const r = await run("mount", args, { timeoutMs: env.timeoutMs ?? 5 * 60_000 });
+  const r = await run("mount", args, {
+    timeoutMs: env.timeoutMs ?? 5 * 60_000,
+    ...(env.signal ? { signal: env.signal } : {}),
+  });
   if (r.code !== 0)
     throw failedPrecondition(
       `mount -t ${fsType} ${device} ${target} failed (exit status ${r.code}): ${tail(r.stderr || r.stdout)}`,

@@ -7,7 +7,7 @@ export async function growFilesystem(
   fsType: string,
   device: string,
   mountPoint: string,
-  timeoutMs = 10 * 60_000,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
   let file: string;
   let args: string[];
@@ -21,7 +21,10 @@ export async function growFilesystem(
   } else {
     throw invalidArgument(`cannot grow a ${fsType} filesystem`);
   }
-  const r = await run(file, args, { timeoutMs });
+  const r = await run(file, args, {
+    timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   // The kernel's online ext4 resize requires CAP_SYS_RESOURCE, which unprivileged containers lack.
   if (r.code !== 0 && /Permission denied to resize/i.test(r.stderr))
     throw failedPrecondition(
