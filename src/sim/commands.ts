@@ -65,6 +65,8 @@ export interface SimServices {
   boardName: string;
   /** Fault injection: the pool reports no free space. */
   diskFull(): boolean;
+  /** The SSH host private key (OpenSSH or PEM), for `/ip ssh export-host-key`. */
+  hostKey: string;
 }
 
 export interface ExecContext {

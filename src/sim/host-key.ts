@@ -1,6 +1,6 @@
 // The simulator's SSH host key: loaded from a file, or created (ed25519) and kept there so the fingerprint
 // the driver pins survives restarts (regenerating it would break pinning, as on a real RDS, §6).
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import ssh2 from "ssh2";
@@ -66,4 +66,26 @@ export async function loadOrCreateHostKey(path: string): Promise<HostKey> {
   }
   const { publicKeyLine, fingerprint } = describeKey(privateKey);
   return { privateKey, publicKeyLine, fingerprint };
+}
+
+/**
+ * The host key as `/ip ssh export-host-key` writes it (RouterOS manual, CLI reference
+ * `ip/ssh/export-host-key`): PKCS#8 PEM private key (encrypted with the passphrase when one is given) and
+ * SubjectPublicKeyInfo PEM public key, named by the key type (`rsa`, `ed25519`).
+ */
+export function exportHostKeyPem(
+  privateKey: string,
+  passphrase?: string,
+): { type: "rsa" | "ed25519"; privatePem: string; publicPem: string } {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`cannot parse SSH key: ${parsed.message}`);
+  const type = parsed.type === "ssh-ed25519" ? "ed25519" : parsed.type === "ssh-rsa" ? "rsa" : undefined;
+  if (!type)
+    throw new Error(`host key type ${parsed.type} cannot be exported (RouterOS has rsa and ed25519)`);
+  const key = createPrivateKey(parsed.getPrivatePEM());
+  const privatePem = passphrase
+    ? key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase })
+    : key.export({ type: "pkcs8", format: "pem" });
+  const publicPem = createPublicKey(key).export({ type: "spki", format: "pem" });
+  return { type, privatePem: String(privatePem), publicPem: String(publicPem) };
 }

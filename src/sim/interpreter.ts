@@ -6,6 +6,7 @@ import { menuNode } from "./commands.ts";
 import { CliError } from "./errors.ts";
 import { diskMenu } from "./menus/disk.ts";
 import { fileMenu } from "./menus/file.ts";
+import { ipMenu } from "./menus/ip.ts";
 import { scriptCommands } from "./menus/script.ts";
 import { installSnapshotCommands } from "./menus/snapshots.ts";
 import { systemMenu } from "./menus/system.ts";
@@ -45,7 +46,7 @@ function menuPaths(root: MenuNode): Map<MenuNode, string> {
 
 /** The menus of the simulated appliance (of RouterOS `version`; default: every command the simulator has). */
 export function buildGrammar(version = "999"): Grammar {
-  const root: MenuNode = menuNode("", {}, [diskMenu(), fileMenu(), systemMenu()]);
+  const root: MenuNode = menuNode("", {}, [diskMenu(), fileMenu(), ipMenu(), systemMenu()]);
   installSnapshotCommands(root, version);
   return { root, script: scriptCommands() };
 }

@@ -44,6 +44,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     packages: opts.packages ?? ["routeros", "rose-storage"],
     boardName: "RDS2216",
     diskFull: () => faults.isDiskFull(),
+    hostKey: hostKey.privateKey,
   };
   const interpreter = new Interpreter(services);
   // Real NVMe/TCP exports through the kernel's nvmet, when asked for (nvmet-export.ts); off by default.
@@ -130,6 +131,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     hostKey: hostKey.privateKey,
     authorizedKeys: opts.authorizedKeys,
     onExec,
+    onLogin: (drop) => faults.onLogin(drop),
   });
 
   return {

@@ -179,6 +179,24 @@ export class SimStore {
     this.adjustUsage(name, Buffer.byteLength(contents), 1);
   }
 
+  /**
+   * A file in the root of `/file` (the appliance's own flash, outside every pool: exported keys), replaced
+   * when it exists. Root files count against no pool.
+   */
+  async writeRootFile(name: string, contents: string, mode: number): Promise<void> {
+    if (name.includes("/") || this.normalizeName(name) !== name || this.poolOf(name))
+      throw new Error(`not a root file name: ${name}`);
+    await rm(this.localPath(name), { force: true });
+    await writeFile(this.localPath(name), contents, { flag: "wx", mode });
+  }
+
+  /** Text of a small regular file (`/file get <file> contents`); undefined when it is bigger than `limit`. */
+  async readSmallFile(name: string, limit: number): Promise<string | undefined> {
+    const st = await this.statName(name);
+    if (!st?.isFile() || st.size > limit) return undefined;
+    return readFile(this.localPath(name), "utf8");
+  }
+
   async removeFile(name: string): Promise<void> {
     const before = (await this.statName(name))?.size ?? 0;
     await rm(this.localPath(name));
@@ -238,6 +256,19 @@ export class SimStore {
       }
       return fid;
     };
+    // Regular files in the root (exported keys); hidden ones are the simulator's and its clients' own.
+    for (const e of await readdir(this.dataDir, { withFileTypes: true })) {
+      if (!e.isFile() || e.name.startsWith(".") || this.poolOf(e.name)) continue;
+      const st = await this.statName(e.name);
+      if (st)
+        out.push({
+          id: idFor(e.name),
+          name: e.name,
+          type: fileTypeOf(e.name),
+          size: st.size,
+          lastModified: st.mtime,
+        });
+    }
     for (const pool of this.pools) {
       const root = await this.statName(pool.name);
       if (!root) continue;

@@ -4,10 +4,10 @@ import { dirname } from "node:path/posix";
 import { argText } from "../args.ts";
 import type { CommandDef, MenuNode } from "../commands.ts";
 import { menuNode } from "../commands.ts";
-import { FAILURES, failure, noMatchingValue } from "../errors.ts";
+import { FAILURES, failure, noMatchingValue, noSuchItem } from "../errors.ts";
 import { findCommand, getCommand, type ListSource, printCommand, selectItems } from "../list-menu.ts";
 import { FILE_COLUMNS, FILE_PROP_KEYS, fileItem } from "../records.ts";
-import { id, NIL } from "../values.ts";
+import { id, NIL, str, toText } from "../values.ts";
 
 /** `/file` items as a list menu sees them (also the source of `/file copy`). */
 export function fileSource(): ListSource {
@@ -71,6 +71,27 @@ function removeCommand(src: ListSource): CommandDef {
   };
 }
 
+/** Largest file whose `contents` `get` returns **[chosen]**: key and text files, never a disk image. */
+const CONTENTS_LIMIT = 64 * 1024;
+
+/** `get <file> contents` reads the file; every other property comes from the listing. */
+function fileGetCommand(src: ListSource): CommandDef {
+  const get = getCommand(src);
+  return {
+    ...get,
+    async run(ctx, call) {
+      const valueName = call.named.get("value-name");
+      if (!valueName || toText(valueName.value) !== "contents") return get.run(ctx, call);
+      const [item] = await selectItems(ctx, call, src, "number");
+      if (!item) throw noSuchItem();
+      const name = String(item.props.find((p) => p.key === "name")?.value);
+      const text = await ctx.services.store.readSmallFile(name, CONTENTS_LIMIT);
+      if (text === undefined) throw failure("file is too big or not a file");
+      return str(text);
+    },
+  };
+}
+
 export function fileMenu(): MenuNode {
   const src = fileSource();
   return menuNode(
@@ -80,7 +101,7 @@ export function fileMenu(): MenuNode {
       remove: removeCommand(src),
       print: printCommand(src),
       find: findCommand(src),
-      get: getCommand(src),
+      get: fileGetCommand(src),
     },
     [],
     FILE_PROP_KEYS,
