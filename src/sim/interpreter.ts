@@ -30,12 +30,12 @@ export interface RunOptions {
   onCommand?: (text: string) => void;
 }
 
-/** `/disk btrfs subvolume` for each menu node of the grammar (the root is ``). */
+/** The console path of each menu node, `/disk btrfs subvolume` (the root is ``). */
 function menuPaths(root: MenuNode): Map<MenuNode, string> {
   const paths = new Map<MenuNode, string>([[root, ""]]);
   const walk = (node: MenuNode, path: string): void => {
     for (const child of node.children.values()) {
-      const p = `${path}/${child.name}`;
+      const p = path === "" ? `/${child.name}` : `${path} ${child.name}`;
       paths.set(child, p);
       walk(child, p);
     }

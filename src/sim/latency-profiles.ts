@@ -40,7 +40,7 @@ const RDS_HARDWARE: LatencyProfile = {
   commands: [
     { ms: 12, jitterMs: 6 }, // any other command: a read with output (`print`), mean 15
     { match: /^:/, ms: 1, jitterMs: 0 }, // scripting (`:put`, `:local`, `:do`): in-process, assumed
-    { match: /^\/\S*(?: \S+)* (?:find|get)(?: |$)/, ms: 2, jitterMs: 0 }, // in-memory lookup, assumed
+    { match: /^\/[a-z0-9-]+(?: [a-z0-9-]+)* (?:find|get)(?: |$)/, ms: 2, jitterMs: 0 }, // in-memory lookup, assumed
     { match: /^\/file add /, ms: 20, jitterMs: 10 }, // a directory or small file, assumed
     { match: /^\/disk set /, ms: 140, jitterMs: 20 }, // grow a thick file / change the export, assumed
     { match: /^\/disk btrfs subvolume (?:add|remove)/, ms: 140, jitterMs: 20 }, // assumed

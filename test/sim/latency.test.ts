@@ -61,6 +61,8 @@ describe("per command and per exec", () => {
     const print = await run("/disk/print count-only where slot=lat-1");
     expect(print.entry.commands).toEqual(["/disk print count-only where slot=lat-1"]);
     expect(print.entry.latencyMs.commands).toEqual([2]);
+    const nested = await run("/disk/btrfs/subvolume/print; /ip ssh; /system/resource/get version");
+    expect(nested.entry.commands).toEqual(["/disk btrfs subvolume print", "/system resource get version"]);
   });
 
   it("nested commands run and are charged: [find ...], :do bodies; a handler only when it runs", async () => {
@@ -139,6 +141,8 @@ describe("rds-hardware profile", () => {
     m.useProfile("rds-hardware");
     expect(m.commandDelay(`/disk find slot=${slot}`)).toBe(2);
     expect(m.commandDelay("/disk btrfs subvolume get [find] name")).toBe(2);
+    expect(m.commandDelay("/disk btrfs subvolume add fs=p name=k8s/snap parent=k8s/v")).toBe(140);
+    expect(m.commandDelay('/disk print detail where comment="a get b"')).toBe(12);
     expect(m.commandDelay(':put "x"')).toBe(1);
     expect(m.commandDelay("/system resource print")).toBe(12);
     expect(LATENCY_PROFILES.fast).toEqual({ exec: { ms: 0, jitterMs: 0 }, commands: [] });
