@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEMO_FLAGS } from "../../src/cli/demo.ts";
+import type { FlagTable } from "../../src/cli/help.ts";
 import { FLAGS } from "../../src/config/load.ts";
 import { DOCTOR_FLAGS } from "../../src/doctor/cli.ts";
 import { SIM_FLAGS } from "../../src/sim/cli.ts";
@@ -49,24 +50,38 @@ function parseHelp(text: string): HelpEntry[] {
 const envOf = (flag: string) => `RDS_CSI_${flag.toUpperCase().replaceAll("-", "_")}`;
 const driverFlags = [...Object.keys(FLAGS), "config"];
 
-const COMMANDS: { command: string; flags: string[]; withEnv: string[] }[] = [
+/** The variable a flag's help must name: RDS_CSI_<FLAG> for driver flags, else what the command's table declares. */
+const envFrom =
+  (table: FlagTable, opts: { driverFlags: boolean }) =>
+  (flag: string): string | null =>
+    opts.driverFlags && driverFlags.includes(flag) ? envOf(flag) : (table[flag]?.env ?? null);
+
+const COMMANDS: { command: string; flags: string[]; env: (flag: string) => string | null }[] = [
   ...["controller", "node", "all"].map((command) => ({
     command,
     flags: [...driverFlags, "help"],
-    withEnv: driverFlags,
+    env: envFrom({}, { driverFlags: true }),
   })),
   {
     command: "doctor",
     flags: [...Object.keys(DOCTOR_FLAGS), ...driverFlags, "help"],
-    withEnv: driverFlags,
+    env: envFrom(DOCTOR_FLAGS, { driverFlags: true }),
   },
-  { command: "sim", flags: [...Object.keys(SIM_FLAGS), "help"], withEnv: [] },
-  { command: "demo", flags: [...Object.keys(DEMO_FLAGS), "help"], withEnv: [] },
-  { command: "version", flags: ["help"], withEnv: [] },
+  {
+    command: "sim",
+    flags: [...Object.keys(SIM_FLAGS), "help"],
+    env: envFrom(SIM_FLAGS, { driverFlags: false }),
+  },
+  {
+    command: "demo",
+    flags: [...Object.keys(DEMO_FLAGS), "help"],
+    env: envFrom(DEMO_FLAGS, { driverFlags: false }),
+  },
+  { command: "version", flags: ["help"], env: envFrom({}, { driverFlags: false }) },
 ];
 
 describe("rds-csi <command> --help", () => {
-  for (const { command, flags, withEnv } of COMMANDS) {
+  for (const { command, flags, env } of COMMANDS) {
     it(`${command}: describes every flag with its default and environment variable`, () => {
       const r = spawnSync(BIN, [command, "--help"], { encoding: "utf8" });
       expect(r.stderr).toBe("");
@@ -77,7 +92,7 @@ describe("rds-csi <command> --help", () => {
         const where = `${command} --${e.flag}`;
         expect(e.description.join(" "), `${where}: description`).toMatch(/\w{3}/);
         expect(e.defaultText, `${where}: default line`).toBeDefined();
-        expect(e.env, `${where}: environment`).toBe(withEnv.includes(e.flag) ? envOf(e.flag) : null);
+        expect(e.env, `${where}: environment`).toBe(env(e.flag));
         for (const l of e.description) expect(l.length, `${where}: line length`).toBeLessThanOrEqual(100);
       }
     });
