@@ -28,13 +28,14 @@ export type ParseArgsOptionsOf<T extends FlagTable> = {
   [K in keyof T]: T[K] extends { multiple: true }
     ? { type: T[K]["type"]; multiple: true }
     : { type: T[K]["type"] };
-} & { help: { type: "boolean" } };
+} & { help: { type: "boolean"; short: "h" } };
 
 /** The options for node:util parseArgs, --help included. */
 export function parseArgsOptions<T extends FlagTable>(table: T): ParseArgsOptionsOf<T> {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: true }> = {};
-  for (const [name, spec] of Object.entries({ ...table, help: HELP }))
+  const options: Record<string, { type: "string" | "boolean"; multiple?: true; short?: string }> = {};
+  for (const [name, spec] of Object.entries(table))
     options[name] = spec.multiple ? { type: spec.type, multiple: true } : { type: spec.type };
+  options.help = { type: "boolean", short: "h" };
   return options as ParseArgsOptionsOf<T>;
 }
 

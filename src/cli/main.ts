@@ -83,6 +83,13 @@ async function printVersionHelp(): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err) => {
+  // A mistyped flag is the user's error, not ours: one line and a pointer to the help, no stack.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_")) {
+    const command = process.argv[2] ?? "";
+    process.stderr.write(`rds-csi ${command}: ${(err as Error).message}; see 'rds-csi ${command} --help'\n`);
+    process.exit(2);
+  }
   process.stderr.write(`rds-csi: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -98,6 +98,15 @@ describe("rds-csi <command> --help", () => {
     });
   }
 
+  it("an unknown flag is one line naming it, exit status 2, for every command that takes flags", () => {
+    for (const command of ["controller", "node", "all", "doctor", "sim", "demo"]) {
+      const r = spawnSync(BIN, [command, "--no-such-flag"], { encoding: "utf8" });
+      expect(r.status, command).toBe(2);
+      expect(r.stderr.trim().split("\n"), command).toHaveLength(1);
+      expect(r.stderr, command).toMatch(/--no-such-flag/);
+    }
+  });
+
   it("the default shown for each driver flag is the value the driver uses", async () => {
     const { loadConfig } = await import("../../src/config/load.ts");
     const defaults = loadConfig("all", [], {}, { relaxed: true }) as Record<string, unknown>;
