@@ -5,7 +5,8 @@
 // are capped (ChannelLimiter, FIFO) because RouterOS session limits are undocumented and low.
 //
 // Lifecycle: the first exec connects (lazily). When an established connection drops, it reconnects in the
-// background with exponential back-off and jitter until it succeeds or close() is called. A command that
+// background with exponential back-off and jitter until it succeeds or close() is called; the back-off
+// resets only after a session has stayed up for a while (reconnect-backoff.ts says why). A command that
 // arrives while a connection attempt is under way waits for it (within its own timeout); during a back-off
 // pause it waits for the next attempt only if that starts before its deadline, and otherwise fails at once
 // with RdsError("unavailable"). A command running when the connection drops fails with "unavailable": it
@@ -15,16 +16,19 @@ import ssh2, { type Client, type ClientChannel, type ConnectConfig } from "ssh2"
 import { EventReason, tagEvent } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 import { metrics } from "../observability/metrics.ts";
-import { backoffDelay } from "../util/sleep.ts";
 import { ChannelLimiter } from "./channel-limiter.ts";
 import { fingerprintOf, type HostKeyPin, hostKeyMatches, parseHostKeyPin } from "./host-key.ts";
+import { ReconnectBackoff } from "./reconnect-backoff.ts";
 import type { ExecResult } from "./result.ts";
 import { type RdsConnectionConfig, RdsError } from "./types.ts";
 
 export interface SshConnectionOptions extends RdsConnectionConfig {
-  /** First reconnect delay (jittered up to twice this), doubling per failed attempt up to reconnectMaxMs. */
+  /** Reconnect back-off window after the first failure (delay jittered in its upper half), doubling per
+   * failure (a failed dial, or a session that ended before reconnectStableMs) up to reconnectMaxMs. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
+  /** A session must stay up this long before the back-off resets. */
+  reconnectStableMs?: number;
 }
 
 export interface ExecOptions {
@@ -43,6 +47,7 @@ export const DEFAULTS = {
   keepaliveCountMax: 3,
   reconnectBaseMs: 250,
   reconnectMaxMs: 30_000,
+  reconnectStableMs: 30_000,
 } as const;
 
 /** RouterOS login options: `c` no colours, `t` no terminal auto-detection (docs/routeros.md §6). */
@@ -76,7 +81,9 @@ export class SshConnection {
   /** The pending connection: the next attempt, including its back-off pause. */
   #connecting?: Promise<Client>;
   #nextAttemptAt = 0;
-  #failedAttempts = 0;
+  #backoff: ReconnectBackoff;
+  /** When the current session's handshake completed (performance.now()). */
+  #connectedAt = 0;
   #lastError?: Error;
   #backoffTimer?: NodeJS.Timeout;
   #cancelBackoff?: (reason: Error) => void;
@@ -108,7 +115,15 @@ export class SshConnection {
       keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
       reconnectBaseMs: opts.reconnectBaseMs ?? DEFAULTS.reconnectBaseMs,
       reconnectMaxMs: opts.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs,
+      reconnectStableMs: opts.reconnectStableMs ?? DEFAULTS.reconnectStableMs,
     };
+    this.#backoff = new ReconnectBackoff({
+      baseMs: this.#opts.reconnectBaseMs,
+      capMs: this.#opts.reconnectMaxMs,
+      stableMs: this.#opts.reconnectStableMs,
+      // A session that died young is never redialled sooner than four base windows (1 s by default).
+      unstableFloorMs: Math.min(4 * this.#opts.reconnectBaseMs, this.#opts.reconnectMaxMs),
+    });
     this.#limiter = new ChannelLimiter(this.#opts.maxChannels, () =>
       metrics.sshQueued.set(this.#limiter?.queued ?? 0),
     );
@@ -229,8 +244,9 @@ export class SshConnection {
     this.#connecting = attempt;
     attempt.then(
       () => {
+        // The back-off is not reset here: a session that the appliance drops right after login must
+        // not earn a fast redial (afterSessionEnded decides when the session ends).
         this.#connecting = undefined;
-        this.#failedAttempts = 0;
         metrics.sshReconnects.inc({ result: "success" });
       },
       (error: Error) => {
@@ -238,11 +254,7 @@ export class SshConnection {
         if (this.#closed) return;
         this.#lastError = error;
         metrics.sshReconnects.inc({ result: "failure" });
-        const delay = backoffDelay(
-          this.#failedAttempts++,
-          this.#opts.reconnectBaseMs,
-          this.#opts.reconnectMaxMs,
-        );
+        const delay = this.#backoff.afterFailedAttempt();
         this.#log.warn({ err: error.message, retryInMs: delay }, "SSH connection to the RDS failed");
         this.#schedule(delay);
       },
@@ -269,6 +281,7 @@ export class SshConnection {
           return;
         }
         this.#client = client;
+        this.#connectedAt = performance.now();
         metrics.sshConnected.set(1);
         this.#log.info({ host: this.#opts.host, port: this.#opts.port }, "SSH connected to the RDS");
         resolve(client);
@@ -310,9 +323,8 @@ export class SshConnection {
       try {
         client.connect(config);
         // One small request and reply per command: without TCP_NODELAY, Nagle's algorithm plus delayed
-        // ACKs add 40-80 ms to every command. ssh2 creates its socket inside connect() and does not
-        // expose an option for this.
-        (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
+        // ACKs add 40-80 ms to every command. ssh2's public setNoDelay reaches the socket connect() made.
+        client.setNoDelay(true);
       } catch (e) {
         fail(unavailable(`SSH connect failed: ${(e as Error).message}`, e));
       }
@@ -351,9 +363,14 @@ export class SshConnection {
     for (const r of [...this.#running])
       r.fail(unavailable("SSH connection to the RDS dropped while the command ran"));
     if (this.#closed) return;
-    this.#log.warn({ host: this.#opts.host }, "SSH connection to the RDS dropped; reconnecting");
-    if (!this.#connecting)
-      this.#schedule(backoffDelay(0, this.#opts.reconnectBaseMs, this.#opts.reconnectMaxMs));
+    const uptimeMs = Math.round(performance.now() - this.#connectedAt);
+    if (this.#connecting) return;
+    const delay = this.#backoff.afterSessionEnded(uptimeMs);
+    this.#log.warn(
+      { host: this.#opts.host, uptimeMs, retryInMs: delay },
+      "SSH connection to the RDS dropped; reconnecting",
+    );
+    this.#schedule(delay);
   }
 
   /** Opens an exec channel, collects stdout/stderr/exit status; closes the channel on abort. */
@@ -389,7 +406,6 @@ export class SshConnection {
       this.#running.add(entry);
       signal.addEventListener("abort", onAbort, { once: true });
       try {
-        if (!(client as unknown as { _sock?: { writable?: boolean } })._sock?.writable) throw new NotSent();
         client.exec(command, (err, channel) => {
           if (err) return finish(unavailable(`cannot open an SSH exec channel: ${err.message}`, err));
           if (done) {
@@ -411,9 +427,11 @@ export class SshConnection {
           });
         });
       } catch (e) {
+        // ssh2 throws "Not connected" synchronously, before sending anything, when it already knows the
+        // socket is gone (its public contract; no peeking at its private socket).
         finish(
-          e instanceof NotSent
-            ? e
+          (e as Error).message === "Not connected"
+            ? new NotSent()
             : unavailable(`cannot open an SSH exec channel: ${(e as Error).message}`, e),
         );
       }

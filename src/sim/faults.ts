@@ -27,6 +27,7 @@ export class FaultInjector implements SimFaults {
   private failAfterState: { remaining: number; message: string } | undefined;
   private failNexts: Array<{ match: Matcher; message: string; remaining: number }> = [];
   private full = false;
+  private sessionLifetimeMs: number | undefined;
   private waiters = new Set<() => void>();
 
   constructor(random: () => number = Math.random) {
@@ -53,6 +54,15 @@ export class FaultInjector implements SimFaults {
     this.drops.push({ match, after: opts.after ?? false, remaining: opts.times ?? 1 });
   }
 
+  dropSessionsAfterLogin(ms: number): void {
+    this.sessionLifetimeMs = ms;
+  }
+
+  /** Called by the SSH server at each login with a way to cut that connection. */
+  onLogin(drop: () => void): void {
+    if (this.sessionLifetimeMs !== undefined) setTimeout(drop, this.sessionLifetimeMs).unref();
+  }
+
   failAfter(n: number, message: string = DEFAULT_FAILURE): void {
     this.failAfterState = { remaining: n, message };
   }
@@ -72,6 +82,7 @@ export class FaultInjector implements SimFaults {
     this.failAfterState = undefined;
     this.failNexts = [];
     this.full = false;
+    this.sessionLifetimeMs = undefined;
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const w of waiters) w();

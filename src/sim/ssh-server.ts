@@ -31,6 +31,8 @@ export interface SshServerOptions {
   /** OpenSSH public key lines. */
   authorizedKeys: readonly string[];
   onExec: ExecHandler;
+  /** Called once a client has logged in, with a way to cut its connection (fault injection). */
+  onLogin?: (drop: () => void) => void;
   onError?: (err: Error) => void;
 }
 
@@ -131,6 +133,7 @@ export class SshServer {
     });
 
     client.on("ready", () => {
+      this.opts.onLogin?.(() => socketOf(client)?.destroy());
       client.on("session", (accept) => {
         const session = accept();
         openSessions.add(session);

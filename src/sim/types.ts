@@ -55,6 +55,9 @@ export interface SimFaults {
   hang(match: string | RegExp): void;
   /** The SSH connection is dropped when a matching command arrives (before it runs, or after with `after: true`). */
   dropConnection(match: string | RegExp, opts?: { after?: boolean; times?: number }): void;
+  /** Every SSH session is cut (TCP reset, no SSH disconnect) ms after its login, until clear(): an
+   * appliance that drops sessions right after login (session limits, a firewall rule). */
+  dropSessionsAfterLogin(ms: number): void;
   /** After n more commands, every command fails with message (a `failure: ...` line). */
   failAfter(n: number, message?: string): void;
   /** Matching commands fail once with the message, then behave. */
