@@ -98,12 +98,32 @@ refuse "a missing RDS address" "rds.address" --set rds.address=
 refuse "a ServiceMonitor without the metrics Service" "metrics.service.enabled" \
   --set metrics.serviceMonitor.enabled=true --set metrics.service.enabled=false
 
+refuse "the loop transport without its root" "loopRoot" --set node.transport=loop
+refuse "an unknown node transport" "transport" --set node.transport=iscsi
+refuse "an unknown snapshotMethod" "snapshotMethod" --set storageClasses[0].parameters.snapshotMethod=lvm
+refuse "an unknown VolumeSnapshotClass parameter" "snapshotMethd" --set snapshots.parameters.snapshotMethd=auto
+refuse "an extra driver argument that is not a flag" "extraArgs" --set 'controller.extraArgs[0]=rm'
+
 step "helm template + strict API validation of each value set"
 for values in "$CHART"/ci/*-values.yaml; do
   name=$(basename "$values" -values.yaml)
   "$helm" template "rds-$name" "$CHART" --namespace "ns-$name" --kube-version "$KUBE_VERSION" -f "$values" >"$OUT/helm-$name.yaml"
   "$validate" bundle "$OUT/helm-$name.yaml"
 done
+
+step "every documented StorageClass parameter renders (docs/configuration.md), and the snapshot class's"
+documented=$(sed -n '/^## StorageClass parameters/,/^## /s/^| `\([A-Za-z]*\)` |.*/\1/p' docs/configuration.md)
+[[ $(wc -w <<<"$documented") -ge 9 ]] || die "found only '$documented' in docs/configuration.md's StorageClass table"
+every=$(awk '/^kind: StorageClass/{sc=1} /^---/{sc=0} sc' "$OUT/helm-testing-loop.yaml")
+for param in $documented; do
+  grep -q "^  $param: " <<<"$every" || die "StorageClass parameter $param (documented) does not render from ci/testing-loop-values.yaml"
+done
+echo "ok: $(wc -w <<<"$documented") StorageClass parameters render: $(echo $documented)"
+grep -A3 '^parameters:' "$OUT/helm-testing-loop.yaml" | grep -q 'snapshotMethod: "file-copy"' ||
+  die "the VolumeSnapshotClass does not render snapshots.parameters"
+echo "ok: VolumeSnapshotClass parameters render"
+grep -q 'lib-modules' "$OUT/helm-minimal.yaml" && die "kernel modules mounted although node.loadKernelModule=false"
+echo "ok: no kernel modules mount without node.loadKernelModule"
 
 step "Helm 3 renders the same objects as Helm 4"
 for values in "$CHART"/ci/*-values.yaml; do
@@ -134,6 +154,7 @@ step "kustomize overlay example"
 "$kustomize" build deploy/kustomize/overlays/example >"$OUT/kustomize-example.yaml"
 "$validate" bundle "$OUT/kustomize-example.yaml"
 grep -q "replace-me.invalid" "$OUT/kustomize-example.yaml" && die "the overlay example does not set the RDS address"
+grep -q "image: localhost/rds-csi-" "$OUT/kustomize-example.yaml" && die "the overlay example does not replace the chart's default images"
 echo "ok: overlay sets the RDS address, images and replicas"
 
 step "example manifests (deploy/examples)"

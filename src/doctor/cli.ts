@@ -7,6 +7,10 @@ import { formatText, toJson } from "./format.ts";
 import { DEFAULT_KUBELET_DIR } from "./node-kubelet.ts";
 import { exitStatus } from "./runner.ts";
 
+/** Set by the Helm chart on the node plugin from its kubeletDir value, so a doctor run inside the plugin
+ * (`kubectl exec … rds-csi doctor --node`) checks the directory this cluster's kubelet really uses. */
+export const KUBELET_DIR_ENV = "RDS_CSI_KUBELET_DIR";
+
 /** The doctor's own flags, for --help (src/cli/help.ts); parseDoctorArgs below reads them. */
 export const DOCTOR_FLAGS = {
   node: {
@@ -23,8 +27,8 @@ export const DOCTOR_FLAGS = {
   "kubelet-dir": {
     type: "string",
     arg: "DIR",
-    description: "kubelet root directory",
-    default: DEFAULT_KUBELET_DIR,
+    description: "kubelet root directory (the Helm chart sets RDS_CSI_KUBELET_DIR in the node plugin)",
+    default: `$${KUBELET_DIR_ENV}, else ${DEFAULT_KUBELET_DIR}`,
   },
   "host-root": {
     type: "string",
@@ -52,6 +56,11 @@ flags:
 ${formatFlags(DOCTOR_FLAGS)}
 driver flags (as for 'rds-csi controller|node'; the doctor checks whatever is set):
 ${formatFlags(driverFlagTable(), { help: false })}`;
+
+/** The kubelet directory to check: --kubelet-dir, else $RDS_CSI_KUBELET_DIR, else /var/lib/kubelet. */
+export function kubeletDirOf(args: Pick<DoctorArgs, "kubeletDir">, env: NodeJS.ProcessEnv): string {
+  return args.kubeletDir ?? (env[KUBELET_DIR_ENV] || DEFAULT_KUBELET_DIR);
+}
 
 export interface DoctorArgs {
   json: boolean;
@@ -136,7 +145,7 @@ export async function runDoctorCli(argv: string[]): Promise<void> {
   const reports = await runDoctor({
     config,
     scope,
-    ...(args.kubeletDir ? { kubeletDir: args.kubeletDir } : {}),
+    kubeletDir: kubeletDirOf(args, process.env),
     ...(args.hostRoot ? { env: { hostRoot: args.hostRoot } } : {}),
     ...(args.checkTimeoutMs ? { checkTimeoutMs: args.checkTimeoutMs } : {}),
   });

@@ -81,6 +81,15 @@ func envFieldRef(c *corev1.Container, name string) string {
 	return ""
 }
 
+func envValue(c *corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
 func isPrivileged(c *corev1.Container) bool {
 	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
 }
@@ -347,8 +356,27 @@ func checkNode(w PodOwner, objs []*Object, driverName string, p *Problems) {
 			p.add(o, "driver container needs the host's %s at %s", hostDir, hostDir)
 		}
 	}
-	if v, m := volumeAt(spec, dc, "/lib/modules"); v == nil || v.HostPath == nil || !m.ReadOnly {
+	// The in-use scan before NodeUnstage reads /proc/*/fd of every process that may hold the device.
+	if !spec.HostPID {
+		p.add(o, "the node plugin needs hostPID (the in-use check must see the host's processes)")
+	}
+	loadsModules := false
+	for i := range spec.InitContainers {
+		ic := &spec.InitContainers[i]
+		loadsModules = loadsModules || strings.Contains(strings.Join(append(ic.Command, ic.Args...), " "), "modprobe")
+	}
+	if v, m := volumeAt(spec, dc, "/lib/modules"); loadsModules && (v == nil || v.HostPath == nil || !m.ReadOnly) {
 		p.add(o, "driver container needs the host's kernel modules read-only at /lib/modules (modprobe nvme_tcp)")
+	}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil && v.HostPath.Type != nil && *v.HostPath.Type == corev1.HostPathDirectory && path.Base(path.Clean(v.HostPath.Path)) == "modules" {
+			p.add(o, "volume %s: the kernel modules directory must not be type Directory (a host without it could never start the plugin)", v.Name)
+		}
+	}
+	if root, loop := flag(dc.Args, "loop-root"); loop {
+		if v, _ := volumeAt(spec, dc, root); v == nil || v.HostPath == nil || path.Clean(v.HostPath.Path) != path.Clean(root) {
+			p.add(o, "--loop-root=%s must be the host directory mounted at the same path", root)
+		}
 	}
 	sockDir := socketDir(dc)
 	pluginVol, _ := volumeAt(spec, dc, sockDir)
@@ -361,6 +389,9 @@ func checkNode(w PodOwner, objs []*Object, driverName string, p *Problems) {
 		p.add(o, "plugin directory %s should be <kubelet dir>/plugins/%s", pluginDir, driverName)
 	}
 	kubeletDir := path.Dir(path.Dir(pluginDir))
+	if envValue(dc, "RDS_CSI_KUBELET_DIR") != kubeletDir {
+		p.add(o, "driver container needs RDS_CSI_KUBELET_DIR=%s (the kubelet directory `rds-csi doctor --node` checks)", kubeletDir)
+	}
 	kv, km := volumeAt(spec, dc, kubeletDir)
 	if kv == nil || kv.HostPath == nil || path.Clean(kv.HostPath.Path) != kubeletDir {
 		p.add(o, "driver container must mount the host's kubelet directory %s at the same path (staging and target paths are host paths)", kubeletDir)

@@ -113,6 +113,33 @@ func TestEachInvariantFires(t *testing.T) {
 			c.VolumeMounts = keep
 			return o
 		}, "kernel modules read-only"},
+		{"node plugin without hostPID", func(o []*Object) []*Object {
+			node(o).HostPID = false
+			return o
+		}, "needs hostPID"},
+		{"kernel modules hostPath of type Directory", func(o []*Object) []*Object {
+			for i, v := range node(o).Volumes {
+				if v.HostPath != nil && v.HostPath.Path == "/lib/modules" {
+					d := corev1.HostPathDirectory
+					node(o).Volumes[i].HostPath.Type = &d
+				}
+			}
+			return o
+		}, "must not be type Directory"},
+		{"doctor not told the kubelet dir", func(o []*Object) []*Object {
+			c := container(t, node(o), "rds-csi")
+			for i := range c.Env {
+				if c.Env[i].Name == "RDS_CSI_KUBELET_DIR" {
+					c.Env[i].Value = "/elsewhere"
+				}
+			}
+			return o
+		}, "RDS_CSI_KUBELET_DIR=/var/lib/kubelet"},
+		{"loop root not mounted", func(o []*Object) []*Object {
+			c := container(t, node(o), "rds-csi")
+			c.Args = append(c.Args, "--transport=loop", "--loop-root=/srv/sim")
+			return o
+		}, "--loop-root=/srv/sim must be the host directory"},
 		{"kubelet dir without Bidirectional", func(o []*Object) []*Object {
 			c := container(t, node(o), "rds-csi")
 			for i := range c.VolumeMounts {
