@@ -100,6 +100,7 @@ export async function startDriver(
       nvmeAddress: config.nvmeAddress ?? config.rdsAddress!,
       nvmePort: config.nvmePort,
       maxVolumesPerNode: config.maxVolumesPerNode,
+      ...(config.instanceId ? { instanceId: config.instanceId } : {}),
     });
     readiness.push(() => client.ping());
   }

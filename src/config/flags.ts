@@ -85,6 +85,12 @@ export const FLAG_DOCS = {
     unset: "the --rds-address",
   },
   "nvme-port": { arg: "PORT", description: "NVMe/TCP port of the exports" },
+  "instance-id": {
+    arg: "ID",
+    description:
+      "identity of this installation, for clusters sharing one RDS: part of hashed volume slots and of each record; a volume recorded by another instance is never adopted",
+    unset: "the driver name and --volume-path",
+  },
   "known-nodes": {
     arg: "ID,...",
     description: "comma-separated node ids, for a controller that runs outside Kubernetes",

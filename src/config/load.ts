@@ -25,6 +25,7 @@ export const FLAGS = {
   "nvme-address": "nvmeAddress",
   "nvme-port": "nvmePort",
   "known-nodes": "knownNodes",
+  "instance-id": "instanceId",
   transport: "transport",
   "loop-root": "loopRoot",
   "host-nqn": "hostNqn",

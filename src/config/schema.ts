@@ -53,6 +53,11 @@ export const baseConfigSchema = z.object({
   nvmeAddress: z.string().optional(),
   nvmePort: port.default(4420),
   knownNodes: z.array(z.string().min(1)).default([]),
+  /** Identity of this installation when several share one RDS (src/controller/context.ts). */
+  instanceId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, "instance id: 1 to 128 of letters, digits and . _ : -")
+    .optional(),
 
   // Node.
   transport: z.enum(["nvme-tcp", "loop"]).default("nvme-tcp"),

@@ -1,12 +1,12 @@
 // Shared state of the controller service: its dependencies, the per-volume lock, and the helpers
 // every RPC uses to read and write volume records on the appliance.
-import { aborted } from "../csi/errors.ts";
+import { aborted, alreadyExists, failedPrecondition } from "../csi/errors.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { FileDisk, RdsClient } from "../rds/types.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import type { NodeRegistry } from "./node-registry.ts";
-import { decodeRecord, type VolumeRecord } from "./volume-record.ts";
+import { decodeRecord, instanceTag, type VolumeRecord } from "./volume-record.ts";
 
 export interface ControllerOptions {
   rds: RdsClient;
@@ -21,6 +21,12 @@ export interface ControllerOptions {
   nvmePort: number;
   /** Attach limit per node (every node alike); 0 = none. ControllerPublish beyond it → RESOURCE_EXHAUSTED. */
   maxVolumesPerNode?: number;
+  /**
+   * Which driver installation this is (`--instance-id`), for two clusters sharing one RDS: it goes into
+   * the slot of every hashed volume name and into each record, and a volume recorded by another
+   * instance is never adopted. Default: the driver name and the default volume path.
+   */
+  instanceId?: string;
 }
 
 export interface Volume {
@@ -34,11 +40,16 @@ export const CUSTOM_NQN_MIN_VERSION = [7, 21] as const;
 export class ControllerContext {
   readonly opts: ControllerOptions;
   readonly lock = new KeyedLock();
+  /** The instance identity (ControllerOptions.instanceId) and its digest as records store it. */
+  readonly identity: string;
+  readonly instance: string;
   readonly #directories = new Set<string>();
   #version?: Promise<string>;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
+    this.identity = opts.instanceId || `${opts.driverName}:${opts.volumePath}`;
+    this.instance = instanceTag(this.identity);
   }
 
   get rds(): RdsClient {
@@ -58,7 +69,13 @@ export class ControllerContext {
     const disk = await this.rds.getDisk(volumeId);
     if (!disk) return undefined;
     const record = decodeRecord(disk.comment);
-    return record ? { disk, record } : undefined;
+    if (!record) return undefined;
+    // Another cluster's volume on a shared RDS: never publish, grow, copy or delete it from here.
+    if (record.instance && record.instance !== this.instance)
+      throw failedPrecondition(
+        `volume ${volumeId} belongs to another rds-csi instance sharing this RDS (not --instance-id ${this.identity}); leaving it alone`,
+      );
+    return { disk, record };
   }
 
   async ensureDirectory(path: string): Promise<void> {
@@ -93,6 +110,17 @@ export class ControllerContext {
     if (!r.ok) throw aborted(`an operation on ${r.busy} is already in progress; retry later`);
     return r.value;
   }
+}
+
+/**
+ * Refuses to adopt a volume that another driver instance recorded (two clusters sharing one RDS whose
+ * names map to the same slot). Records older than instance tags carry none and are accepted.
+ */
+export function checkOwner(c: ControllerContext, v: Volume, slot: string): void {
+  if (v.record.instance && v.record.instance !== c.instance)
+    throw alreadyExists(
+      `disk slot ${slot} holds a volume of another rds-csi instance (another cluster sharing this RDS, or a different --instance-id); refusing to adopt it`,
+    );
 }
 
 export function versionAtLeast(version: string, min: readonly number[]): boolean {

@@ -15,16 +15,16 @@ import { metrics } from "../observability/metrics.ts";
 import { type FileDisk, RdsError } from "../rds/types.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
-import type { ControllerContext, Volume } from "./context.ts";
-import { normalizeVolumePath, parseParams, poolOf, sameParams, storedParams } from "./params.ts";
+import { type ControllerContext, checkOwner, type Volume } from "./context.ts";
+import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
 import { volumeInfo } from "./queries.ts";
 import { imageLocation, removeImage, removeLeftoversOf, volumeLocation } from "./snapshots/layout.ts";
 import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
-import { decodeRecord, encodeRecord, type VolumeRecord } from "./volume-record.ts";
+import { decodeRecord, encodeRecord, hasParams, isNamed, newRecord } from "./volume-record.ts";
 import { updateVolumeDisk } from "./volume-store.ts";
 
-export function volumeResponse(v: Volume): CreateVolumeResponse {
-  return { volume: volumeInfo(v) };
+export function volumeResponse(v: Volume, requestParams: Record<string, string>): CreateVolumeResponse {
+  return { volume: volumeInfo(v, requestParams) };
 }
 
 export async function createVolume(
@@ -36,7 +36,9 @@ export async function createVolume(
   requireCapabilities(req.volume_capabilities);
   const range = resolveCapacity(req.capacity_range);
   const params = parseParams(req.parameters);
-  const slot = slotForName(name);
+  const stored = storedParams(params);
+  const slot = slotForName(name, c.identity);
+  const respond = (v: Volume) => volumeResponse(v, stored);
   const volumePath = normalizeVolumePath(params.volumePath ?? c.opts.volumePath);
   // From a snapshot or a volume, or in the btrfs subvolume layout: snapshots/provision.ts.
   const layout = await volumeLayout(c, params, volumePath);
@@ -50,7 +52,7 @@ export async function createVolume(
       volumePath,
       layout,
       source,
-      respond: volumeResponse,
+      respond,
     });
   }
 
@@ -58,11 +60,11 @@ export async function createVolume(
     const { filePath } = volumeLocation(volumePath, slot, "flat");
     // Three independent reads on three channels: one round trip of latency instead of three.
     const [existing, leftover, pool] = await Promise.all([
-      existingVolume(c, slot, name, range, storedParams(params)),
+      existingVolume(c, slot, name, range, stored),
       c.rds.getFile(filePath),
       c.rds.getPool(poolOf(volumePath)),
     ]);
-    if (existing) return volumeResponse(existing);
+    if (existing) return respond(existing);
 
     // No disk item, but a file at our path: a delete that crashed between `/disk remove` and
     // `/file remove`, or an add that failed half-way. No volume owns it, so it must go before we
@@ -83,14 +85,13 @@ export async function createVolume(
       );
     await c.ensureDirectory(volumePath);
 
-    const record: VolumeRecord = {
+    const record = newRecord({
       name,
+      slot,
       requiredBytes: range.required,
-      params: storedParams(params),
-      attachments: [],
-      generation: 0,
-      createdAt: new Date().toISOString(),
-    };
+      params: stored,
+      instance: c.instance,
+    });
     let disk: FileDisk;
     try {
       disk = await c.rds.addFileDisk({
@@ -108,14 +109,14 @@ export async function createVolume(
         throw resourceExhausted(`not enough space on pool ${pool.slot} for ${range.size} bytes`);
       // Another controller (or an attempt whose reply was lost) made it meanwhile: same checks as a retry.
       if (err instanceof RdsError && err.kind === "exists") {
-        const raced = await existingVolume(c, slot, name, range, storedParams(params));
-        if (raced) return volumeResponse(raced);
+        const raced = await existingVolume(c, slot, name, range, stored);
+        if (raced) return respond(raced);
       }
       throw err;
     }
     // addFileDisk read the disk back and checked size, path, export and comment (verify after write).
     c.log.info({ slot, bytes: disk.sizeBytes, filePath }, "volume created");
-    return volumeResponse({ disk, record });
+    return respond({ disk, record });
   });
 }
 
@@ -135,14 +136,14 @@ async function existingVolume(
       `disk slot ${slot} exists on the RDS but was not created by this driver; refusing to touch it`,
     );
   const v: Volume = { disk, record };
-  if (v.record.name !== name) throw alreadyExists(`volume id ${slot} belongs to another volume name`);
+  checkOwner(c, v, slot);
+  if (!isNamed(v.record, name)) throw alreadyExists(`volume id ${slot} belongs to another volume name`);
   if (v.record.source) throw alreadyExists(`volume ${name} exists, made from a snapshot or volume`);
   if (!sizeFits(v.disk.sizeBytes, range))
     throw alreadyExists(
       `volume ${name} exists with ${v.disk.sizeBytes} bytes, incompatible with the requested range [${range.required}, ${range.limit || "∞"}]`,
     );
-  if (!sameParams(v.record.params, params))
-    throw alreadyExists(`volume ${name} exists with other parameters`);
+  if (!hasParams(v.record, params)) throw alreadyExists(`volume ${name} exists with other parameters`);
   if (!v.disk.nvmeExport) {
     // A crash left it unexported (or someone disabled it): the volume must be usable when we say so.
     await updateVolumeDisk(c, v, {
@@ -164,6 +165,7 @@ export async function deleteVolume(
     const disk = await c.rds.getDisk(id);
     const record = disk && decodeRecord(disk.comment);
     if (disk && record) {
+      checkOwner(c, { disk, record }, id);
       const attached = record.attachments.map((a) => a.node);
       if (attached.length)
         throw failedPrecondition(

@@ -5,13 +5,13 @@ import { failedPrecondition, invalidArgument, notFound, required, resourceExhaus
 import type { ControllerPublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerPublishVolumeRequest.ts";
 import type { ControllerPublishVolumeResponse } from "../csi/generated/csi/v1/ControllerPublishVolumeResponse.ts";
 import type { ControllerUnpublishVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerUnpublishVolumeRequest.ts";
-import { encodePublishContext } from "../csi/volume-context.ts";
+import { decodeVolumeContext, encodePublishContext } from "../csi/volume-context.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
 import { planPublish, planUnpublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { allVolumes } from "./queries.ts";
-import type { Attachment } from "./volume-record.ts";
+import { type Attachment, NODE_ID_MAX_BYTES } from "./volume-record.ts";
 import { saveVolume } from "./volume-store.ts";
 
 /** What the node needs for this attachment, through the contract module's validation (volume-context.ts). */
@@ -19,13 +19,15 @@ export function publishContext(
   c: ControllerContext,
   v: Volume,
   attachment: Attachment,
+  volumeContext: Record<string, string> = {},
 ): Record<string, string> {
   const p = v.record.params;
   const num = (x: string | undefined) => (x === undefined ? undefined : Number(x));
   try {
     return encodePublishContext({
       nqn: v.disk.nqn || v.disk.slot,
-      address: p.nvmeAddress ?? c.opts.nvmeAddress,
+      // A version-1 record kept the StorageClass's address; newer ones leave it to volume_context.
+      address: p.nvmeAddress ?? decodeVolumeContext(volumeContext).nvmeAddress ?? c.opts.nvmeAddress,
       port: v.disk.nvmePort ?? c.opts.nvmePort,
       filePath: v.disk.filePath,
       ctrlLossTmo: num(p.ctrlLossTmo),
@@ -68,6 +70,9 @@ export async function controllerPublish(
 ): Promise<ControllerPublishVolumeResponse> {
   const id = required(req.volume_id, "volume_id");
   const nodeId = required(req.node_id, "node_id");
+  // CSI caps node ids at 256 bytes; the volume record's size budget relies on it (volume-record.ts).
+  if (Buffer.byteLength(nodeId) > NODE_ID_MAX_BYTES)
+    throw invalidArgument(`node_id is longer than ${NODE_ID_MAX_BYTES} bytes`);
   if (!req.volume_capability) throw invalidArgument("volume_capability is required");
   const cap = describeCapability(req.volume_capability);
   if (!isVolumeId(id)) throw notFound(`volume ${id} does not exist`);
@@ -88,7 +93,7 @@ export async function controllerPublish(
       await checkAttachLimit(c, nodeId, id);
       await saveAttachments(c, v, plan.attachments, plan.generation);
     } else if (!v.disk.nvmeExport) await saveAttachments(c, v, v.record.attachments);
-    return { publish_context: publishContext(c, v, plan.attachment) };
+    return { publish_context: publishContext(c, v, plan.attachment, req.volume_context ?? {}) };
   });
 }
 

@@ -17,9 +17,18 @@ import type { ControllerContext, Volume } from "./context.ts";
 import { parseParams, poolOf } from "./params.ts";
 import { decodeRecord } from "./volume-record.ts";
 
-/** The CSI Volume for a volume on the appliance: what CreateVolume, ListVolumes and ControllerGetVolume return. */
-export function volumeInfo(v: Volume) {
-  const ctx = encodeVolumeContext({ name: v.record.name, mkfsOptions: v.record.params.mkfsOptions });
+/**
+ * The CSI Volume for a volume on the appliance: what CreateVolume, ListVolumes and ControllerGetVolume
+ * return. CreateVolume passes the request's parameters: the volume_context carries the StorageClass's
+ * NVMe address and mkfs options, which version-2 records do not keep (volume-record.ts).
+ */
+export function volumeInfo(v: Volume, requestParams?: Record<string, string>) {
+  const p = { ...v.record.params, ...requestParams };
+  const ctx = encodeVolumeContext({
+    name: v.record.name,
+    mkfsOptions: p.mkfsOptions,
+    nvmeAddress: p.nvmeAddress,
+  });
   return { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx };
 }
 

@@ -36,8 +36,14 @@ export const PublishKey = {
 export const VolumeContextKey = {
   /** Extra mkfs options from the StorageClass (`mkfsOptions`), space separated, validated by the controller. */
   mkfsOptions: "mkfsOptions",
-  /** The CSI name the volume was created for. */
+  /** The CSI name the volume was created for (absent when the record keeps only its digest). */
   name: "rds.csi/name",
+  /**
+   * The StorageClass's `nvmeAddress`, when it set one. Kept here, not in the volume record (whose 1,024
+   * characters cannot hold a 253-character host name besides everything else): the CO hands volume_context
+   * to ControllerPublishVolume, which puts the address into publish_context.
+   */
+  nvmeAddress: "rds.csi/nvme-address",
 } as const;
 
 /** StorageClass parameters the driver understands (everything else is refused with INVALID_ARGUMENT). */
@@ -187,13 +193,16 @@ export function encodePublishContext(p: PublishContext): Record<string, string> 
 // ---- volume_context ----
 
 export interface VolumeContext {
-  name: string;
+  name?: string;
   mkfsOptions?: string;
+  nvmeAddress?: string;
 }
 
 export function encodeVolumeContext(v: VolumeContext): Record<string, string> {
-  const ctx: Record<string, string> = { [VolumeContextKey.name]: v.name };
+  const ctx: Record<string, string> = {};
+  if (v.name) ctx[VolumeContextKey.name] = v.name;
   if (v.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.mkfsOptions;
+  if (v.nvmeAddress) ctx[VolumeContextKey.nvmeAddress] = v.nvmeAddress;
   decodeVolumeContext(ctx);
   return ctx;
 }
@@ -202,8 +211,8 @@ export function encodeVolumeContext(v: VolumeContext): Record<string, string> {
  * The driver's keys of a volume_context. Kubelet adds its own (`csi.storage.k8s.io/*`) and a PV from an
  * older release may carry others: those are ignored, not refused.
  */
-export function decodeVolumeContext(ctx: Record<string, string>): Partial<VolumeContext> {
-  const out: Partial<VolumeContext> = {};
+export function decodeVolumeContext(ctx: Record<string, string>): VolumeContext {
+  const out: VolumeContext = {};
   const name = ctx[VolumeContextKey.name];
   if (name) out.name = name;
   const mkfs = ctx[VolumeContextKey.mkfsOptions];
@@ -213,6 +222,14 @@ export function decodeVolumeContext(ctx: Record<string, string>): Partial<Volume
         `${VolumeContextKey.mkfsOptions}: only letters, digits, spaces and = , . _ : + - are allowed`,
       );
     out.mkfsOptions = mkfs.trim();
+  }
+  const address = ctx[VolumeContextKey.nvmeAddress];
+  if (address !== undefined) {
+    if (!isNetworkAddress(address))
+      throw invalidArgument(
+        `${VolumeContextKey.nvmeAddress} must be an IP address or host name, got ${JSON.stringify(address)}`,
+      );
+    out.nvmeAddress = address;
   }
   return out;
 }

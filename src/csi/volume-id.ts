@@ -9,9 +9,13 @@ const HASHED = /^csi-[0-9a-f]{24}$/;
 /** Slot prefixes of every volume this driver can have made. */
 export const VOLUME_SLOT_PREFIXES = ["pvc-", "csi-"] as const;
 
-export function slotForName(name: string): string {
+/**
+ * `instance` (the controller's identity) goes into the hash, so two clusters sharing one RDS that both
+ * create a volume named `data` get different slots. Kubernetes names are unique UUIDs already.
+ */
+export function slotForName(name: string, instance: string): string {
   if (PVC.test(name)) return name;
-  return `csi-${createHash("sha256").update(name, "utf8").digest("hex").slice(0, 24)}`;
+  return `csi-${createHash("sha256").update(`${instance}\n${name}`, "utf8").digest("hex").slice(0, 24)}`;
 }
 
 /** True for ids this driver issues. Anything else cannot name one of our volumes, and never reaches the RDS. */

@@ -44,7 +44,7 @@ describe("a target named by host name", () => {
   it("is published unresolved and resolved by the node at connect", async () => {
     const name = "pvc-0000a001-0000-4000-8000-000000000000";
     const c = env().csi.controller;
-    await c.CreateVolume({
+    const created = await c.CreateVolume({
       name,
       capacity_range: { required_bytes: String(GiB) },
       volume_capabilities: [mountCap()],
@@ -54,6 +54,7 @@ describe("a target named by host name", () => {
       volume_id: name,
       node_id: "node-a",
       volume_capability: mountCap(),
+      volume_context: created.volume?.volume_context ?? {}, // as the external-attacher sends it
     });
     expect(pub.publish_context?.[PublishKey.address]).toBe("localhost");
 

@@ -30,9 +30,16 @@ import type {
 import { type FileDisk, RdsError } from "../../rds/types.ts";
 import { allowedHostsFor } from "../allowed-hosts.ts";
 import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
-import type { ControllerContext, Volume } from "../context.ts";
-import { poolOf, sameParams, storedParams, type VolumeParams } from "../params.ts";
-import { decodeRecord, encodeRecord, type VolumeRecord } from "../volume-record.ts";
+import { type ControllerContext, checkOwner, type Volume } from "../context.ts";
+import { poolOf, storedParams, type VolumeParams } from "../params.ts";
+import {
+  decodeRecord,
+  encodeRecord,
+  hasParams,
+  isNamed,
+  newRecord,
+  type VolumeRecord,
+} from "../volume-record.ts";
 import { copyImage } from "./file-copy.ts";
 import {
   clearLeftover,
@@ -148,15 +155,14 @@ export async function provisionVolume(
       );
     await c.ensureDirectory(parentDirOf(target));
 
-    const record: VolumeRecord = {
+    const record = newRecord({
       name: r.name,
+      slot: r.slot,
       requiredBytes: r.range.required,
       params: storedParams(r.params),
+      instance: c.instance,
       ...(source ? { source } : {}),
-      attachments: [],
-      generation: 0,
-      createdAt: new Date().toISOString(),
-    };
+    });
     let added = false;
     try {
       let disk: FileDisk;
@@ -306,12 +312,12 @@ async function existingVolume(
     throw alreadyExists(
       `disk slot ${r.slot} exists on the RDS but was not created by this driver; refusing to touch it`,
     );
-  if (record.name !== r.name) throw alreadyExists(`volume id ${r.slot} belongs to another volume name`);
+  checkOwner(c, { disk, record }, r.slot);
+  if (!isNamed(record, r.name)) throw alreadyExists(`volume id ${r.slot} belongs to another volume name`);
   if (!sameSource(source, record.source))
     throw alreadyExists(`volume ${r.name} exists with another content source`);
   const params = storedParams(r.params);
-  if (!sameParams(record.params, params))
-    throw alreadyExists(`volume ${r.name} exists with other parameters`);
+  if (!hasParams(record, params)) throw alreadyExists(`volume ${r.name} exists with other parameters`);
   if (source && !disk.nvmeExport) {
     // Not finished (step 5 did not complete): complete it, for the size this request asks for.
     return { disk: await finish(c, r, disk, targetSize(r.range, disk.sizeBytes)), record };
