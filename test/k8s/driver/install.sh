@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The RDS and the driver, the way docs/install.md tells users: the simulator (`rds-csi sim`) plays the RDS
+# on the node's address inside the cluster's network namespace; the controller's SSH key and the RDS's
+# pinned host key (taken from the "appliance" with /ip/ssh/export-host-key) go into the rds-csi-ssh Secret;
+# then the snapshot CRDs and snapshot-controller (a cluster add-on the chart expects), and `helm install`
+# of deploy/helm/rds-csi with test/k8s/driver/values.yaml (only what this environment needs).
+source "$(dirname "$0")/../lib/common.sh"
+SSH=$STATE/ssh
+mkdir -p "$SSH" "$SIM_DATA"
+
+# ---- the RDS ---------------------------------------------------------------------------------------------
+[[ -f $SSH/rds-csi_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C rds-csi -f "$SSH/rds-csi_ed25519"
+"$K8S_DIR/driver/sim.sh" start
+ssh_rds() {
+  in_ns ssh -q -i "$SSH/rds-csi_ed25519" -p "$SIM_PORT" -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null "rds-csi@$NODE_IP" "$@"
+}
+# On the appliance's console (trusted path): export the host key, keep its public line, delete the files.
+ssh_rds "/ip/ssh/export-host-key key-file-prefix=k8s-e2e" >/dev/null
+pub=$(find "$SIM_DATA" -maxdepth 2 -name 'k8s-e2e_*_pub.pem' | head -1)
+[[ -n $pub ]] || die "/ip/ssh/export-host-key wrote no k8s-e2e_*_pub.pem under $SIM_DATA"
+node "$K8S_DIR/driver/pem-to-openssh.mjs" "$pub" >"$SSH/rds-host-key.pub"
+ssh_rds "/file remove [find name~\"^k8s-e2e_\"]" >/dev/null
+echo "[$NODE_IP]:$SIM_PORT $(cat "$SSH/rds-host-key.pub")" >"$SSH/known_hosts"
+log "driver: pinned host key $(ssh-keygen -lf "$SSH/rds-host-key.pub" | cut -d' ' -f2)"
+
+# ---- namespace and Secret (docs/install.md, step 3) -------------------------------------------------------
+k create namespace "$NS" >/dev/null
+k label namespace "$NS" pod-security.kubernetes.io/enforce=privileged >/dev/null
+k -n "$NS" create secret generic rds-csi-ssh \
+  --from-file=ssh-privatekey="$SSH/rds-csi_ed25519" \
+  --from-literal=host-key="$(cat "$SSH/rds-host-key.pub")" >/dev/null
+
+# ---- snapshot CRDs and snapshot-controller (external-snapshotter $SNAPSHOTTER_VERSION) --------------------
+crds=$(go env GOMODCACHE)/github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION/config/crd
+for f in "$crds"/*.yaml; do [[ $(basename "$f") == kustomization.yaml ]] || k apply -f "$f" >/dev/null; done
+k apply -f "$K8S_DIR/driver/snapshot-controller.yaml" >/dev/null
+
+# ---- the chart ---------------------------------------------------------------------------------------------
+t=$SECONDS
+helm install rds-csi "$K8S_ROOT/deploy/helm/rds-csi" -n "$NS" -f "$K8S_DIR/driver/values.yaml" \
+  --set kubeletDir="$KUBELET_DIR" --set rds.address="$NODE_IP" --set rds.port="$SIM_PORT" --set node.loopRoot="$SIM_DATA" \
+  --wait --timeout 5m \
+  >"$OUT/helm-install.txt" 2>&1 || { cat "$OUT/helm-install.txt"; die "helm install"; }
+k -n kube-system rollout status deploy/snapshot-controller --timeout=120s >/dev/null
+log "driver: helm install done in $((SECONDS - t)) s"

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `npm run test:k8s`: rds-csi in a real one-node Kubernetes ($K8S_VERSION), installed with our Helm chart
+# from images built from our Dockerfile, against the RDS simulator (docs/k8s-e2e.md).
+#   build (cached by version) -> cluster up -> simulator + Secret + helm install -> scenarios -> teardown
+# Writes out/k8s/junit.xml (one testcase per phase and scenario) and out/k8s/timings.txt. On failure
+# out/k8s/ keeps describe/events/pod logs (artefacts/) and every process's log (logs/).
+# K8S_SCENARIOS="01 02" runs only those; K8S_KEEP=1 leaves the cluster up after the run (no teardown).
+source "$(dirname "$0")/lib/common.sh"
+[[ $(id -u) == 0 ]] || die "needs root (network namespace, containerd, kubelet, loop devices)"
+rm -rf "$OUT" && mkdir -p "$OUT/logs"
+cases=() failed=0
+record() { # NAME SECONDS [FAILURE MESSAGE]
+  local body=""
+  [[ -z ${3:-} ]] || { body="<failure message=\"$(sed 's/&/\&amp;/g; s/</\&lt;/g; s/"/\&quot;/g' <<<"$3")\"/>"; failed=$((failed + 1)); }
+  cases+=("<testcase classname=\"k8s\" name=\"$1\" time=\"$2\">$body</testcase>")
+  printf '%-44s %5s s %s\n' "$1" "$2" "${3:+FAILED}" | tee -a "$OUT/timings.txt" >&2
+}
+write_junit() {
+  { echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo "<testsuites><testsuite name=\"k8s\" tests=\"${#cases[@]}\" failures=\"$failed\">"
+    printf '%s\n' "${cases[@]}"
+    echo "</testsuite></testsuites>"; } >"$OUT/junit.xml"
+}
+# phase NAME COMMAND...: run, time and record; the log of the step is out/k8s/NAME.log
+phase() {
+  local name=$1 t=$SECONDS file; shift
+  file=$(tr -cs 'a-z0-9\n' '-' <<<"$name").log
+  if "$@" > >(tee "$OUT/$file") 2>&1; then record "$name" $((SECONDS - t)); return 0; fi
+  record "$name" $((SECONDS - t)) "$name failed (out/k8s/$file)"; return 1
+}
+teardown() {
+  [[ ${K8S_KEEP:-} == 1 ]] && { log "K8S_KEEP=1: cluster left up (test/k8s/cluster/down.sh)"; return; }
+  phase "teardown" "$K8S_DIR/cluster/down.sh" || true
+}
+trap 'write_junit' EXIT
+"$K8S_DIR/cluster/down.sh" >/dev/null 2>&1 || true   # a cluster left by an interrupted run
+
+scenarios=()
+for f in "$K8S_DIR"/scenarios/[0-9]*.sh; do
+  n=$(basename "$f"); [[ -z ${K8S_SCENARIOS:-} || " $K8S_SCENARIOS " == *" ${n:0:2} "* ]] && scenarios+=("$f")
+done
+ok=1
+phase "build: go binaries" "$K8S_DIR/build/binaries.sh" && phase "build: images" "$K8S_DIR/build/images.sh" &&
+  phase "cluster up" "$K8S_DIR/cluster/up.sh" && phase "helm install" "$K8S_DIR/driver/install.sh" || ok=0
+for f in "${scenarios[@]}"; do
+  name="scenario $(basename "$f" .sh)"
+  if ((ok == 0)); then record "$name" 0 "not run: the cluster or the driver did not come up"; continue; fi
+  phase "$name" timeout 900 bash "$f" || { "$K8S_DIR/cluster/collect.sh" >/dev/null 2>&1; }
+done
+((failed == 0)) || "$K8S_DIR/cluster/collect.sh" >/dev/null 2>&1 || true
+teardown
+write_junit
+log "k8s: ${#cases[@]} steps, $failed failed (out/k8s/junit.xml, timings in out/k8s/timings.txt)"
+exit $((failed > 0))
