@@ -1,6 +1,7 @@
 // CreateVolume and DeleteVolume: idempotent, crash-safe provisioning of file-backed NVMe/TCP exports.
 import { requireCapabilities } from "../csi/capability.ts";
 import {
+  aborted,
   alreadyExists,
   failedPrecondition,
   invalidArgument,
@@ -10,6 +11,7 @@ import {
 import type { CreateVolumeRequest__Output } from "../csi/generated/csi/v1/CreateVolumeRequest.ts";
 import type { CreateVolumeResponse } from "../csi/generated/csi/v1/CreateVolumeResponse.ts";
 import type { DeleteVolumeRequest__Output } from "../csi/generated/csi/v1/DeleteVolumeRequest.ts";
+import { checkUnsafeMountOptions } from "../csi/volume-context.ts";
 import { isVolumeId, NAME_MAX, slotForName } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { type FileDisk, RdsError } from "../rds/types.ts";
@@ -31,11 +33,27 @@ export async function createVolume(
   c: ControllerContext,
   req: CreateVolumeRequest__Output,
 ): Promise<CreateVolumeResponse> {
+  try {
+    return await createVolumeOnce(c, req);
+  } catch (err) {
+    // NOT_FOUND from CreateVolume means "the content source does not exist" (those are CsiErrors). A
+    // RouterOS "no such item" here is an item that vanished under a concurrent change: retry, not absent.
+    if (err instanceof RdsError && err.kind === "not-found")
+      throw aborted(`the RDS changed during CreateVolume (${err.message}); retry`);
+    throw err;
+  }
+}
+
+async function createVolumeOnce(
+  c: ControllerContext,
+  req: CreateVolumeRequest__Output,
+): Promise<CreateVolumeResponse> {
   const name = required(req.name, "name");
   if (name.length > NAME_MAX) throw invalidArgument(`name is longer than ${NAME_MAX} characters`);
-  requireCapabilities(req.volume_capabilities);
+  const caps = requireCapabilities(req.volume_capabilities);
   const range = resolveCapacity(req.capacity_range);
   const params = parseParams(req.parameters);
+  for (const cap of caps) checkUnsafeMountOptions(cap.mountFlags, params.allowUnsafeMountOptions === true);
   const stored = storedParams(params);
   const slot = slotForName(name, c.identity);
   const respond = (v: Volume) => volumeResponse(v, stored);
@@ -179,11 +197,12 @@ export async function deleteVolume(
       return {};
     }
     if (disk) {
-      c.log.warn(
-        { slot: id },
-        "DeleteVolume: disk exists but was not created by this driver; leaving it alone",
+      // A disk at one of our ids whose record cannot be read (damaged, edited by hand, or made by
+      // someone else): answering OK would let the CO forget a disk that still holds data. Refuse, so
+      // the PV stays and the operator decides (`rds-csi attachments list` shows it).
+      throw failedPrecondition(
+        `disk ${id} exists on the RDS but its comment is not a readable rds-csi record; not deleting it. Inspect it (/disk print detail where slot="${id}") and remove it by hand if it is no longer needed`,
       );
-      return {};
     }
     // No disk: a previous delete may have crashed before removing the file. Finish it, wherever it is.
     await removeLeftoversOf(c, id);

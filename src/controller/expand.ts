@@ -1,6 +1,6 @@
 // ControllerExpandVolume: grow the backing file on the appliance (never shrink); the node then rescans
 // the namespace and grows the filesystem.
-import { invalidArgument, notFound, required, resourceExhausted } from "../csi/errors.ts";
+import { invalidArgument, notFound, outOfRange, required, resourceExhausted } from "../csi/errors.ts";
 import type { ControllerExpandVolumeRequest__Output } from "../csi/generated/csi/v1/ControllerExpandVolumeRequest.ts";
 import type { ControllerExpandVolumeResponse } from "../csi/generated/csi/v1/ControllerExpandVolumeResponse.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
@@ -25,7 +25,12 @@ export async function controllerExpand(
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
     if (!v) throw notFound(`volume ${id} does not exist`);
-    // Never shrink; a volume already as large as asked for is done (a retried call, or a smaller request).
+    // Never shrink: a limit below the current size cannot be met (OUT_OF_RANGE), whatever required_bytes says.
+    if (range.limit && v.disk.sizeBytes > range.limit)
+      throw outOfRange(
+        `volume ${id} already has ${v.disk.sizeBytes} bytes, more than limit_bytes ${range.limit}; volumes never shrink`,
+      );
+    // A volume already as large as asked for is done (a retried call, or a smaller request).
     const satisfied =
       range.required > 0 ? v.disk.sizeBytes >= range.required : v.disk.sizeBytes >= range.size;
     if (satisfied) {

@@ -21,6 +21,8 @@ export interface VolumeParams {
   mkfsOptions?: string;
   /** Snapshot mechanism, which also fixes the volume's layout at creation (snapshots/layout.ts). */
   snapshotMethod?: MethodParam;
+  /** Lets the class's mountOptions include UNSAFE_MOUNT_OPTIONS (volume-context.ts). */
+  allowUnsafeMountOptions?: boolean;
 }
 
 const PATH = /^\/?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/;
@@ -73,6 +75,11 @@ export function parseParams(raw: Record<string, string> | undefined): VolumePara
         break;
       case StorageClassParam.snapshotMethod:
         p.snapshotMethod = parseMethod(value);
+        break;
+      case StorageClassParam.allowUnsafeMountOptions:
+        if (value !== "true" && value !== "false")
+          throw invalidArgument(`parameter allowUnsafeMountOptions: "${value}" must be true or false`);
+        if (value === "true") p.allowUnsafeMountOptions = true;
         break;
       default:
         throw invalidArgument(

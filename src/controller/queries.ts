@@ -28,6 +28,7 @@ export function volumeInfo(v: Volume, requestParams?: Record<string, string>) {
     name: v.record.name,
     mkfsOptions: p.mkfsOptions,
     nvmeAddress: p.nvmeAddress,
+    unsafeMountOptions: p.allowUnsafeMountOptions === "true",
   });
   return { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx };
 }

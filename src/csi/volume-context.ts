@@ -44,6 +44,8 @@ export const VolumeContextKey = {
    * to ControllerPublishVolume, which puts the address into publish_context.
    */
   nvmeAddress: "rds.csi/nvme-address",
+  /** "true" when the StorageClass set `allowUnsafeMountOptions` (see UNSAFE_MOUNT_OPTIONS). */
+  unsafeMountOptions: "rds.csi/allow-unsafe-mount-options",
 } as const;
 
 /** StorageClass parameters the driver understands (everything else is refused with INVALID_ARGUMENT). */
@@ -58,7 +60,27 @@ export const StorageClassParam = {
   mkfsOptions: "mkfsOptions",
   /** How volumes of the class are snapshotted and cloned: auto | file-copy | btrfs-subvolume (docs/snapshots.md). */
   snapshotMethod: "snapshotMethod",
+  /** "true" lets the class's mountOptions include UNSAFE_MOUNT_OPTIONS. */
+  allowUnsafeMountOptions: "allowUnsafeMountOptions",
 } as const;
+
+/**
+ * Mount options that trade data safety for speed or availability: `errors=continue` keeps writing to a
+ * file system the kernel found corrupt, `data=writeback` lets a crash expose stale blocks in files.
+ * Refused (INVALID_ARGUMENT) by CreateVolume and NodeStageVolume unless the StorageClass sets
+ * `allowUnsafeMountOptions: "true"`, which reaches the node through volume_context.
+ */
+export const UNSAFE_MOUNT_OPTIONS: readonly string[] = ["errors=continue", "data=writeback"];
+
+/** INVALID_ARGUMENT naming the first unsafe option, unless the class allowed them. */
+export function checkUnsafeMountOptions(flags: readonly string[], allowed: boolean): void {
+  if (allowed) return;
+  const bad = flags.flatMap((f) => f.split(",")).find((f) => UNSAFE_MOUNT_OPTIONS.includes(f.trim()));
+  if (bad)
+    throw invalidArgument(
+      `mount option ${bad.trim()} weakens data safety; the StorageClass must set ${StorageClassParam.allowUnsafeMountOptions}: "true" to use it`,
+    );
+}
 
 /** Inclusive ranges of the connection tuning, shared by StorageClass validation and the node. */
 export const TUNING_RANGES = {
@@ -196,6 +218,7 @@ export interface VolumeContext {
   name?: string;
   mkfsOptions?: string;
   nvmeAddress?: string;
+  unsafeMountOptions?: boolean;
 }
 
 export function encodeVolumeContext(v: VolumeContext): Record<string, string> {
@@ -203,6 +226,7 @@ export function encodeVolumeContext(v: VolumeContext): Record<string, string> {
   if (v.name) ctx[VolumeContextKey.name] = v.name;
   if (v.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.mkfsOptions;
   if (v.nvmeAddress) ctx[VolumeContextKey.nvmeAddress] = v.nvmeAddress;
+  if (v.unsafeMountOptions) ctx[VolumeContextKey.unsafeMountOptions] = "true";
   decodeVolumeContext(ctx);
   return ctx;
 }
@@ -231,5 +255,6 @@ export function decodeVolumeContext(ctx: Record<string, string>): VolumeContext 
       );
     out.nvmeAddress = address;
   }
+  if (ctx[VolumeContextKey.unsafeMountOptions] === "true") out.unsafeMountOptions = true;
   return out;
 }

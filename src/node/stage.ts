@@ -11,7 +11,7 @@ import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
 import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
 import type { CallContext } from "../csi/types.ts";
-import { decodeVolumeContext } from "../csi/volume-context.ts";
+import { checkUnsafeMountOptions, decodeVolumeContext } from "../csi/volume-context.ts";
 import { EventReason, tagEvent } from "../observability/events.ts";
 import {
   attachMetered,
@@ -78,6 +78,7 @@ export async function nodeStageVolume(
     );
   const fsType = cap.fsType ?? "ext4";
   const flags = validateMountFlags(cap.mountFlags, fsType);
+  checkUnsafeMountOptions(flags, decodeVolumeContext(req.volume_context ?? {}).unsafeMountOptions === true);
   const fs: FsRequest = {
     volumeId,
     stagingPath,

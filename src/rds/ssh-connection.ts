@@ -17,6 +17,7 @@ import { EventReason, tagEvent } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 import { metrics } from "../observability/metrics.ts";
 import { ChannelLimiter } from "./channel-limiter.ts";
+import { SENTINEL } from "./command.ts";
 import { fingerprintOf, type HostKeyPin, hostKeyMatches, parseHostKeyPin } from "./host-key.ts";
 import { ReconnectBackoff } from "./reconnect-backoff.ts";
 import type { ExecResult } from "./result.ts";
@@ -422,7 +423,9 @@ export class SshConnection {
             code = typeof c === "number" ? c : null;
           });
           channel.on("close", () => {
-            if (exited) finish();
+            // Some RouterOS builds close the channel without an exit status. The sentinel, printed only
+            // after every command succeeded, is proof enough; without it the outcome is unknown.
+            if (exited || endsWithSentinel(stdout)) finish();
             else finish(unavailable("SSH channel closed without an exit status (connection lost?)"));
           });
         });
@@ -437,6 +440,10 @@ export class SshConnection {
       }
     });
   }
+}
+
+function endsWithSentinel(chunks: Buffer[]): boolean {
+  return Buffer.concat(chunks).toString("utf8").trimEnd().split(/\r?\n/).at(-1)?.trim() === SENTINEL;
 }
 
 /** The connection was already dead when the command was about to be sent: nothing reached the RDS. */

@@ -15,6 +15,8 @@ export interface CommandPlan {
   execDelayMs: number;
   /** Output instead of running the command (an error text such as `failure: ...`). */
   failMessage?: string;
+  /** Reply without an exit status. */
+  noExitStatus: boolean;
 }
 
 /** Default text of `failAfter` when no message is given. */
@@ -28,6 +30,7 @@ export class FaultInjector implements SimFaults {
   private failNexts: Array<{ match: Matcher; message: string; remaining: number }> = [];
   private full = false;
   private sessionLifetimeMs: number | undefined;
+  private noExits: Array<{ match: Matcher; remaining: number }> = [];
   private waiters = new Set<() => void>();
 
   constructor(random: () => number = Math.random) {
@@ -63,6 +66,10 @@ export class FaultInjector implements SimFaults {
     if (this.sessionLifetimeMs !== undefined) setTimeout(drop, this.sessionLifetimeMs).unref();
   }
 
+  noExitStatus(match: string | RegExp, times = 1): void {
+    this.noExits.push({ match, remaining: times });
+  }
+
   failAfter(n: number, message: string = DEFAULT_FAILURE): void {
     this.failAfterState = { remaining: n, message };
   }
@@ -83,6 +90,7 @@ export class FaultInjector implements SimFaults {
     this.failNexts = [];
     this.full = false;
     this.sessionLifetimeMs = undefined;
+    this.noExits = [];
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const w of waiters) w();
@@ -104,7 +112,13 @@ export class FaultInjector implements SimFaults {
       dropAfter: false,
       hang: false,
       execDelayMs: this.latencies.execDelay(),
+      noExitStatus: false,
     };
+    const noExit = this.noExits.find((n) => n.remaining > 0 && matches(n.match, command));
+    if (noExit) {
+      noExit.remaining--;
+      plan.noExitStatus = true;
+    }
     const drop = this.drops.find((d) => d.remaining > 0 && matches(d.match, command));
     if (drop) {
       drop.remaining--;

@@ -122,7 +122,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       req.drop();
       return undefined;
     }
-    return reply(result);
+    return plan.noExitStatus ? { ...reply(result), code: null } : reply(result);
   };
 
   const ssh = await SshServer.listen({

@@ -18,7 +18,8 @@ export interface ExecRequest {
 export interface ExecReply {
   stdout: string;
   stderr: string;
-  code: number;
+  /** null: close the channel without sending an exit status (fault injection). */
+  code: number | null;
 }
 
 /** Returns the reply, or undefined when nothing must be sent (connection dropped, channel gone). */
@@ -166,7 +167,7 @@ export class SshServer {
                 if (!reply || abort.signal.aborted) return;
                 if (reply.stdout) stream.write(reply.stdout);
                 if (reply.stderr) stream.stderr.write(reply.stderr);
-                stream.exit(reply.code);
+                if (reply.code !== null) stream.exit(reply.code);
                 stream.end();
               },
               (err: unknown) => {

@@ -58,6 +58,9 @@ export interface SimFaults {
   /** Every SSH session is cut (TCP reset, no SSH disconnect) ms after its login, until clear(): an
    * appliance that drops sessions right after login (session limits, a firewall rule). */
   dropSessionsAfterLogin(ms: number): void;
+  /** Matching command lines run and reply, but their channel closes without an exit status (as some
+   * RouterOS builds do), `times` times. */
+  noExitStatus(match: string | RegExp, times?: number): void;
   /** After n more commands, every command fails with message (a `failure: ...` line). */
   failAfter(n: number, message?: string): void;
   /** Matching commands fail once with the message, then behave. */
