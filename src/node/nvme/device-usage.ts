@@ -2,13 +2,15 @@
 // filesystem, a device-mapper target, a loop device (kubelet pins published block volumes with one) or
 // a process (a VM's qemu) still uses loses data, so this errs on the side of "in use".
 // Sources: mountinfo, sysfs holders, loop devices backed by the device, and /proc/*/fd (compared by
-// device numbers via stat, so a node opened under another path or mount namespace still counts).
+// device numbers via stat, so a node opened under another path or mount namespace still counts). The
+// plugin runs in the host PID namespace (chart: hostPID) so that scan sees processes outside its own
+// container; it never follows a descriptor into a network or FUSE filesystem (see LOCAL_FS).
 // No lsof: the prior driver's BusyBox lsof ignored its argument and made the check a no-op.
-import { readdirSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../util/exec.ts";
-import { mountsOfDevice, readMountInfo } from "../mount/mountinfo.ts";
+import { mountsOfDevice, parseMountInfo, readMountInfo } from "../mount/mountinfo.ts";
 import { type DevNumbers, deviceNumbers, devString, readSysfs, splitDev } from "./block-device.ts";
 
 export interface DeviceUsageOptions {
@@ -112,9 +114,67 @@ async function loopBackers(sysfsRoot: string, devs: readonly DevNumbers[]): Prom
 
 const SKIP_LINK = /^(socket|pipe|anon_inode|net|mnt|user|pid|ipc|uts|cgroup|time):/;
 
+// Filesystems where a stat() of an open file is answered from memory by this kernel. The node plugin runs
+// in the host PID namespace (chart: hostPID), so the scan meets every descriptor on the node, including
+// files on NFS, CIFS or FUSE mounts, where a stat asks a server or a daemon and, when that one hangs,
+// never returns (FUSE waits killable-only, NFS hard mounts forever): the plugin's event loop would hang
+// with it. So the scan never follows a descriptor into a filesystem that is not listed here. Block device
+// nodes live on devtmpfs, a container's tmpfs /dev, or the kubelet's disk (published volumes).
+const LOCAL_FS = new Set([
+  "devtmpfs",
+  "tmpfs",
+  "ramfs",
+  "ext2",
+  "ext3",
+  "ext4",
+  "xfs",
+  "btrfs",
+  "f2fs",
+  "overlay",
+  "zfs",
+  "bcachefs",
+]);
+
+/** Per mount namespace: mount id → filesystem type, from the first process seen in that namespace. */
+type MountTypes = Map<number, string>;
+
+function mountTypesOf(procRoot: string, pid: string, cache: Map<string, MountTypes | undefined>) {
+  let ns: string;
+  try {
+    ns = readlinkSync(join(procRoot, pid, "ns", "mnt"));
+  } catch {
+    ns = `pid:${pid}`; // no namespace link (older kernel, fake proc): read this process's own table
+  }
+  if (cache.has(ns)) return cache.get(ns);
+  let types: MountTypes | undefined;
+  try {
+    types = new Map(
+      parseMountInfo(readFileSync(join(procRoot, pid, "mountinfo"), "utf8")).map((m) => [
+        m.mountId,
+        m.fsType,
+      ]),
+    );
+  } catch {
+    types = undefined;
+  }
+  cache.set(ns, types);
+  return types;
+}
+
+/** The mount id of an open descriptor (procfs fdinfo: no call into the file's filesystem). */
+function fdMountId(procRoot: string, pid: string, fd: string): number | undefined {
+  try {
+    const m = /^mnt_id:\s*(\d+)/m.exec(readFileSync(join(procRoot, pid, "fdinfo", fd), "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // Synchronous on purpose: a node has hundreds of processes and thousands of descriptors, and one
 // readlink+stat pair through the libuv thread pool each made this scan take 100-200 ms per detach. The
-// sync calls take a few microseconds each; the loop yields to the event loop every few milliseconds.
+// sync calls take a few microseconds each (readlink of a /proc fd link and fdinfo are procfs, answered
+// from memory; stat only on LOCAL_FS); the loop yields to the event loop every few milliseconds.
 async function openHandles(
   procRoot: string,
   devs: readonly DevNumbers[],
@@ -128,6 +188,7 @@ async function openHandles(
   } catch {
     return { users, complete: false };
   }
+  const mountTypes = new Map<string, MountTypes | undefined>();
   let slice = Date.now();
   for (const pid of pids) {
     if (Date.now() > deadline) return { users, complete: false };
@@ -148,6 +209,10 @@ async function openHandles(
       try {
         const link = readlinkSync(p);
         if (SKIP_LINK.test(link) || !link.startsWith("/")) continue;
+        const mntId = fdMountId(procRoot, pid, fd);
+        const fsType = mntId === undefined ? undefined : mountTypesOf(procRoot, pid, mountTypes)?.get(mntId);
+        // Unknown (closed meanwhile, or a mount table we cannot read): do not follow it.
+        if (!fsType || !LOCAL_FS.has(fsType)) continue;
         const st = statSync(p, { bigint: true });
         if (st.isBlockDevice() && matches(devs, splitDev(st.rdev))) opened.add(link);
       } catch {
