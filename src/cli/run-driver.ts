@@ -7,6 +7,7 @@ import type { Config, Mode } from "../config/schema.ts";
 import type { NodeRegistry } from "../controller/node-registry.ts";
 import { createIdentityService } from "../csi/identity.ts";
 import { CsiServer } from "../csi/server.ts";
+import { applianceSegment } from "../csi/topology.ts";
 import type { ControllerService, NodeService } from "../csi/types.ts";
 import { createNodeService } from "../node/node-service.ts";
 import { deriveHostNqn } from "../node/nvme/host-nqn.ts";
@@ -101,6 +102,7 @@ export async function startDriver(
       nvmePort: config.nvmePort,
       maxVolumesPerNode: config.maxVolumesPerNode,
       ...(config.instanceId ? { instanceId: config.instanceId } : {}),
+      topology: applianceSegment(config.driverName, config.applianceName),
     });
     readiness.push(() => client.ping());
   }
@@ -114,6 +116,7 @@ export async function startDriver(
       hostNqn: config.hostNqn ?? deriveHostNqn(config.nodeId!, config.driverName),
       managedNqnPrefix: `${config.nqnPrefix}:`,
       maxVolumesPerNode: config.maxVolumesPerNode,
+      topology: applianceSegment(config.driverName, config.applianceName),
       log: log.child({ component: "node" }),
     });
     // A node where NVMe/TCP cannot work (module missing, tools missing) does not exit: it keeps its
@@ -147,6 +150,7 @@ export async function startDriver(
       identity: createIdentityService({
         driverName: config.driverName,
         hasController: withController,
+        hasTopology: config.applianceName !== undefined,
         readinessChecks: readiness,
       }),
       controller,

@@ -91,6 +91,12 @@ export const FLAG_DOCS = {
       "identity of this installation, for clusters sharing one RDS: part of hashed volume slots and of each record; a volume recorded by another instance is never adopted",
     unset: "the driver name and --volume-path",
   },
+  "appliance-name": {
+    arg: "NAME",
+    description:
+      "name of the RDS this installation uses, the same on controller and nodes: nodes report the topology segment <driver name>/appliance=NAME, so capacity is tracked per appliance (Kubernetes label value)",
+    unset: "no topology (no per-appliance capacity objects)",
+  },
   "known-nodes": {
     arg: "ID,...",
     description: "comma-separated node ids, for a controller that runs outside Kubernetes",

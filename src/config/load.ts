@@ -26,6 +26,7 @@ export const FLAGS = {
   "nvme-port": "nvmePort",
   "known-nodes": "knownNodes",
   "instance-id": "instanceId",
+  "appliance-name": "applianceName",
   transport: "transport",
   "loop-root": "loopRoot",
   "host-nqn": "hostNqn",

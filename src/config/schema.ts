@@ -1,6 +1,7 @@
 // The driver's configuration, validated in one place (zod). Flags, environment variables and an
 // optional JSON config file all land here; anything invalid stops the process at start with one line.
 import { z } from "zod";
+import { APPLIANCE_NAME_PATTERN } from "../csi/topology.ts";
 
 export const MODES = ["controller", "node", "all"] as const;
 export type Mode = (typeof MODES)[number];
@@ -57,6 +58,11 @@ export const baseConfigSchema = z.object({
   instanceId: z
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,128}$/, "instance id: 1 to 128 of letters, digits and . _ : -")
+    .optional(),
+  /** The appliance's topology value, the same on controller and nodes (src/csi/topology.ts). */
+  applianceName: z
+    .string()
+    .regex(APPLIANCE_NAME_PATTERN, "appliance name must be a Kubernetes label value (at most 63 characters)")
     .optional(),
 
   // Node.

@@ -27,6 +27,8 @@ export interface ControllerOptions {
    * instance is never adopted. Default: the driver name and the default volume path.
    */
   instanceId?: string;
+  /** The appliance's topology segment (src/csi/topology.ts): volumes are accessible from it. */
+  topology?: Record<string, string>;
 }
 
 export interface Volume {

@@ -25,8 +25,12 @@ import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, hasParams, isNamed, newRecord } from "./volume-record.ts";
 import { updateVolumeDisk } from "./volume-store.ts";
 
-export function volumeResponse(v: Volume, requestParams: Record<string, string>): CreateVolumeResponse {
-  return { volume: volumeInfo(v, requestParams) };
+export function volumeResponse(
+  c: ControllerContext,
+  v: Volume,
+  requestParams: Record<string, string>,
+): CreateVolumeResponse {
+  return { volume: volumeInfo(v, requestParams, c.opts.topology) };
 }
 
 export async function createVolume(
@@ -56,7 +60,7 @@ async function createVolumeOnce(
   for (const cap of caps) checkUnsafeMountOptions(cap.mountFlags, params.allowUnsafeMountOptions === true);
   const stored = storedParams(params);
   const slot = slotForName(name, c.identity);
-  const respond = (v: Volume) => volumeResponse(v, stored);
+  const respond = (v: Volume) => volumeResponse(c, v, stored);
   const volumePath = normalizeVolumePath(params.volumePath ?? c.opts.volumePath);
   // From a snapshot or a volume, or in the btrfs subvolume layout: snapshots/provision.ts.
   const layout = await volumeLayout(c, params, volumePath);

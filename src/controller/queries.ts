@@ -9,6 +9,7 @@ import type { ListVolumesRequest__Output } from "../csi/generated/csi/v1/ListVol
 import type { ListVolumesResponse } from "../csi/generated/csi/v1/ListVolumesResponse.ts";
 import type { ValidateVolumeCapabilitiesRequest__Output } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesRequest.ts";
 import type { ValidateVolumeCapabilitiesResponse } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesResponse.ts";
+import { segmentIsOurs } from "../csi/topology.ts";
 import { encodeVolumeContext } from "../csi/volume-context.ts";
 import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
@@ -22,7 +23,11 @@ import { decodeRecord } from "./volume-record.ts";
  * return. CreateVolume passes the request's parameters: the volume_context carries the StorageClass's
  * NVMe address and mkfs options, which version-2 records do not keep (volume-record.ts).
  */
-export function volumeInfo(v: Volume, requestParams?: Record<string, string>) {
+export function volumeInfo(
+  v: Volume,
+  requestParams?: Record<string, string>,
+  topology?: Record<string, string>,
+) {
   const p = { ...v.record.params, ...requestParams };
   const ctx = encodeVolumeContext({
     name: v.record.name,
@@ -30,7 +35,12 @@ export function volumeInfo(v: Volume, requestParams?: Record<string, string>) {
     nvmeAddress: p.nvmeAddress,
     unsafeMountOptions: p.allowUnsafeMountOptions === "true",
   });
-  return { volume_id: v.disk.slot, capacity_bytes: String(v.disk.sizeBytes), volume_context: ctx };
+  return {
+    volume_id: v.disk.slot,
+    capacity_bytes: String(v.disk.sizeBytes),
+    volume_context: ctx,
+    ...(topology ? { accessible_topology: [{ segments: topology }] } : {}),
+  };
 }
 
 function volumeStatus(v: Volume) {
@@ -96,7 +106,13 @@ export async function listVolumes(
   const volumes = (await allVolumes(c)).filter((v) => !token || v.disk.slot > token);
   const page = max > 0 ? volumes.slice(0, max) : volumes;
   const next = max > 0 && volumes.length > max ? page[page.length - 1]!.disk.slot : "";
-  return { entries: page.map((v) => ({ volume: volumeInfo(v), status: volumeStatus(v) })), next_token: next };
+  return {
+    entries: page.map((v) => ({
+      volume: volumeInfo(v, undefined, c.opts.topology),
+      status: volumeStatus(v),
+    })),
+    next_token: next,
+  };
 }
 
 export async function controllerGetVolume(
@@ -106,7 +122,7 @@ export async function controllerGetVolume(
   const id = required(req.volume_id, "volume_id");
   const v = await c.loadVolume(id);
   if (!v) throw notFound(`volume ${id} does not exist`);
-  return { volume: volumeInfo(v), status: volumeStatus(v) };
+  return { volume: volumeInfo(v, undefined, c.opts.topology), status: volumeStatus(v) };
 }
 
 export async function getCapacity(
@@ -120,6 +136,8 @@ export async function getCapacity(
       return { available_capacity: "0" }; // CSI: capacity for an unsupported capability is zero
     }
   }
+  // Another appliance's segment: none of this appliance's free space is there.
+  if (!segmentIsOurs(c.opts.topology, req.accessible_topology?.segments)) return { available_capacity: "0" };
   const params = parseParams(req.parameters);
   const pool = poolOf(params.volumePath ?? c.opts.volumePath);
   const info = await c.rds.getPool(pool);

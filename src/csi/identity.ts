@@ -15,6 +15,8 @@ export const DRIVER_VERSION: string = (() => {
 export interface IdentityOptions {
   driverName: string;
   hasController: boolean;
+  /** Volumes and nodes carry the appliance's topology segment (src/csi/topology.ts). */
+  hasTopology?: boolean;
   /** Each check throws (or rejects) with a reason when the plugin is not ready. */
   readinessChecks: Array<() => Promise<void>>;
 }
@@ -25,6 +27,7 @@ export function createIdentityService(opts: IdentityOptions): IdentityService {
     GetPluginCapabilities: async () => ({
       capabilities: [
         ...(opts.hasController ? [{ service: { type: "CONTROLLER_SERVICE" as const } }] : []),
+        ...(opts.hasTopology ? [{ service: { type: "VOLUME_ACCESSIBILITY_CONSTRAINTS" as const } }] : []),
         { volume_expansion: { type: "ONLINE" as const } },
       ],
     }),
