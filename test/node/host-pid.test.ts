@@ -67,7 +67,7 @@ async function startPlugin(): Promise<ReturnType<typeof connectCsi>> {
         `--loop-root=${root}`,
         `--endpoint=unix://${sock}`,
         "--node-id=node-a",
-        "--log-level=warn",
+        "--log-level=error",
       ],
       { stdio: ["ignore", "inherit", "inherit"] },
     ),
