@@ -6,7 +6,7 @@
 //   5. mount at the staging path.
 // A failure after attach rolls the attachment back when nothing uses the device, so a refused volume
 // (corrupt filesystem, unknown contents) is left exactly as it was and not attached.
-import { mkdirSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync } from "node:fs";
 import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
 import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
@@ -38,6 +38,7 @@ import {
   deviceSizeBytes,
   devString,
   sameDev,
+  splitDev,
 } from "./nvme/block-device.ts";
 import type { AttachTarget, BlockDevice } from "./nvme/transport.ts";
 import { removeStageState, type StageState, writeStageState } from "./stage-state.ts";
@@ -330,10 +331,40 @@ async function format(
     throw failedPrecondition(
       `volume ${r.volumeId} has no filesystem and is staged read-only; there is nothing to mount`,
     );
-  nc.log.info({ volumeId: r.volumeId, device: dev.name, fsType: r.fsType, why }, "creating filesystem");
-  const marked = await writeStageState(r.stagingPath, { ...state, formatting: true });
-  await makeFilesystem(dev.path, r.fsType, r.mkfsOptions, { signal: ctx.signal });
-  return writeStageState(r.stagingPath, { ...marked, formatting: false });
+  // Open once, confirm that this is still the volume's device, and format through the descriptor: the
+  // name was looked up before the probe, and a detach and reattach in between can hand it (and even its
+  // numbers) to another volume. While the descriptor is open the device cannot be rebound (loop) or its
+  // numbers reused (NVMe). Synchronous open: the device was just attached and probed.
+  const fd = openSync(dev.path, "r");
+  try {
+    await confirmIdentity(nc, r, dev, fd);
+    nc.log.info({ volumeId: r.volumeId, device: dev.name, fsType: r.fsType, why }, "creating filesystem");
+    const marked = await writeStageState(r.stagingPath, { ...state, formatting: true });
+    await makeFilesystem(dev.path, r.fsType, r.mkfsOptions, { signal: ctx.signal, fd });
+    return await writeStageState(r.stagingPath, { ...marked, formatting: false });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** UNAVAILABLE (nothing formatted) unless the open device still is the one attached for r.target. */
+async function confirmIdentity(nc: NodeContext, r: FsRequest, dev: BlockDevice, fd: number): Promise<void> {
+  const st = fstatSync(fd, { bigint: true });
+  const held = splitDev(st.rdev);
+  const nums = await deviceNumbers(nc.paths.sysfsRoot, dev.name);
+  const owner = await nc.transport.identify(dev.name);
+  const want = nc.transport.targetKey(r.target);
+  const problem = !st.isBlockDevice()
+    ? `${dev.path} is not a block device`
+    : !nums || !sameDev(nums, held)
+      ? `${dev.path} (${devString(held)}) no longer is ${dev.name} (${nums ? devString(nums) : "gone"})`
+      : !owner || nc.transport.targetKey(owner) !== want
+        ? `${dev.path} no longer belongs to ${want} (now: ${owner ? nc.transport.targetKey(owner) : "nothing this driver attached"})`
+        : undefined;
+  if (problem)
+    throw unavailable(
+      `volume ${r.volumeId}: ${problem}; the device changed between the probe and mkfs, nothing was formatted (a retry attaches it again)`,
+    );
 }
 
 /**

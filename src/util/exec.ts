@@ -19,6 +19,12 @@ export interface ExecOptions {
   signal?: AbortSignal;
   input?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * An open descriptor handed to the command as its stdin (it names the file as /proc/self/fd/0), so it
+   * works on exactly what the caller opened. Such a command is spawned directly (the helpers cannot pass
+   * descriptors).
+   */
+  stdinFd?: number;
 }
 
 export class ExecError extends Error {
@@ -61,7 +67,7 @@ export async function run(
   args: readonly string[],
   opts: ExecOptions = {},
 ): Promise<ExecResult> {
-  if (mode === "direct" || opts.env) return runDirect(file, args, opts);
+  if (mode === "direct" || opts.env || opts.stdinFd !== undefined) return runDirect(file, args, opts);
   if (args.some((a) => a.includes("\0")) || file.includes("\0"))
     throw new TypeError(`${describe(file, args)}: arguments must not contain NUL bytes`);
   const exe = resolveExecutable(file);
@@ -128,7 +134,7 @@ function runDirect(file: string, args: readonly string[], opts: ExecOptions): Pr
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [opts.stdinFd ?? (opts.input === undefined ? "ignore" : "pipe"), "pipe", "pipe"],
       env: opts.env ?? { ...process.env, LC_ALL: "C" },
       signal: opts.signal,
     });

@@ -71,22 +71,31 @@ export async function makeFilesystem(
   device: string,
   fsType: string,
   extra: string[],
-  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+  opts: {
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    /** The device opened by the caller, whose identity it checked: mkfs formats exactly that. */
+    fd?: number;
+  } = {},
 ): Promise<void> {
+  // Through the caller's descriptor: mkfs opens /proc/self/fd/0, the same device even if the name
+  // `device` was meanwhile reused (the open descriptor also keeps the device and its numbers alive).
+  const target = opts.fd === undefined ? device : "/proc/self/fd/0";
   let file: string;
   let args: string[];
   if (fsType === "ext4" || fsType === "ext3" || fsType === "ext2") {
     file = `mkfs.${fsType}`;
-    args = ["-m", "0", ...extra, device];
+    args = ["-m", "0", ...extra, target];
   } else if (fsType === "xfs") {
     file = "mkfs.xfs";
-    args = [...extra, device];
+    args = [...extra, target];
   } else {
     throw invalidArgument(`cannot create a ${fsType} filesystem`);
   }
   const r = await run(file, args, {
     timeoutMs: opts.timeoutMs ?? 10 * 60_000,
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.fd === undefined ? {} : { stdinFd: opts.fd }),
   });
   if (r.code !== 0)
     throw failedPrecondition(
