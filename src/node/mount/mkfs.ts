@@ -62,7 +62,24 @@ export function validateMkfsOptions(fsType: string, raw: string | undefined): st
 }
 
 /**
- * Creates the filesystem. ext4: `-m 0` — the 5 % reserved for root is meant for system disks; on a
+ * No discard at mkfs unless the StorageClass asks for it. mkfs discards the whole device by default, and
+ * an export backed by a file (RouterOS file disks; a Linux nvmet file namespace or a loop device) turns
+ * discards into hole punches: the first mkfs would make a pre-allocated volume sparse, the pool's free
+ * space would rise and its capacity be overcommitted. ext*: `-E nodiscard` merged into the class's own
+ * -E (mke2fs takes only the last -E); a class that wants thin volumes says `-E discard`. xfs: `-K`.
+ */
+export function withNoDiscard(fsType: string, extra: readonly string[]): string[] {
+  if (fsType === "xfs") return extra.includes("-K") ? [...extra] : ["-K", ...extra];
+  const out = [...extra];
+  const at = out.lastIndexOf("-E");
+  if (at < 0) return ["-E", "nodiscard", ...out];
+  const value = out[at + 1] ?? "";
+  if (!value.split(",").some((o) => o === "discard" || o === "nodiscard")) out[at + 1] = `${value},nodiscard`;
+  return out;
+}
+
+/**
+ * Creates the filesystem, without discarding the device (withNoDiscard). ext4: `-m 0` — the 5 % reserved for root is meant for system disks; on a
  * volume it is space the (usually non-root) workload can never use. No -F: nothing here should need
  * force. xfs: no -f, so mkfs.xfs itself refuses a device that already carries a signature (a second
  * safety net behind the probe).
@@ -85,10 +102,10 @@ export async function makeFilesystem(
   let args: string[];
   if (fsType === "ext4" || fsType === "ext3" || fsType === "ext2") {
     file = `mkfs.${fsType}`;
-    args = ["-m", "0", ...extra, target];
+    args = ["-m", "0", ...withNoDiscard(fsType, extra), target];
   } else if (fsType === "xfs") {
     file = "mkfs.xfs";
-    args = [...extra, target];
+    args = [...withNoDiscard(fsType, extra), target];
   } else {
     throw invalidArgument(`cannot create a ${fsType} filesystem`);
   }
