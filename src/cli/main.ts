@@ -11,6 +11,7 @@ commands:
   sim          RouterOS simulator (an SSH server that behaves like an RDS)
   demo         walk a volume through its whole life on the embedded simulator
   doctor       check a node and/or the controller's access to the RDS, with fixes
+  attachments  list or release the volume attachments recorded on the RDS
   version      print the version
 
 Run 'rds-csi <command> --help' for the flags of a command; every flag can also be set as an
@@ -36,6 +37,10 @@ async function main(argv: string[]): Promise<void> {
     case "doctor": {
       const { runDoctorCli } = await import("../doctor/cli.ts");
       return runDoctorCli(rest);
+    }
+    case "attachments": {
+      const { runAttachmentsCli } = await import("./attachments.ts");
+      return runAttachmentsCli(rest);
     }
     case "version": {
       if (rest.includes("--help") || rest.includes("-h")) return printVersionHelp();

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config, Mode } from "../config/schema.ts";
+import type { ControllerContext } from "../controller/context.ts";
 import type { NodeRegistry } from "../controller/node-registry.ts";
 import { createIdentityService } from "../csi/identity.ts";
 import { CsiServer } from "../csi/server.ts";
@@ -58,7 +59,8 @@ export async function startDriver(
     deps.events ??
     createEventRecorder({ driverName: config.driverName, mode: config.mode, nodeId: config.nodeId, log });
   let rds: RdsClient | undefined;
-  let controller: ControllerService | undefined;
+  let controller: (ControllerService & { context: ControllerContext }) | undefined;
+  let reconciler: { stop(): void } | undefined;
   let node: (NodeService & { start(): Promise<void>; close(): Promise<void> }) | undefined;
   const readiness: Array<() => Promise<void>> = [];
 
@@ -105,6 +107,19 @@ export async function startDriver(
       topology: applianceSegment(config.driverName, config.applianceName),
     });
     readiness.push(() => client.ping());
+    if (config.attachmentReconcileSeconds > 0 && registry.KubeNodeRegistry.available()) {
+      const [{ AttachmentReconciler }, { KubeVolumeAttachments }] = await Promise.all([
+        import("../controller/attachment-reconciler.ts"),
+        import("../controller/volume-attachments.ts"),
+      ]);
+      const r = new AttachmentReconciler(controller.context, KubeVolumeAttachments.fromEnv(), {
+        intervalMs: config.attachmentReconcileSeconds * 1000,
+        events,
+        log: log.child({ component: "attachment-reconciler" }),
+      });
+      r.start();
+      reconciler = r;
+    }
   }
   if (withNode) {
     if (!config.execHelpers) setExecMode("direct");
@@ -175,6 +190,7 @@ export async function startDriver(
     ...(metricsAddress ? { metricsAddress } : {}),
     events,
     async stop() {
+      reconciler?.stop();
       await server.shutdown(config.drainTimeoutMs);
       await events.close(2000);
       metricsServer?.close();

@@ -85,6 +85,11 @@ export const FLAG_DOCS = {
     unset: "the --rds-address",
   },
   "nvme-port": { arg: "PORT", description: "NVMe/TCP port of the exports" },
+  "attachment-reconcile-seconds": {
+    arg: "S",
+    description:
+      "in a cluster: how often the controller releases volume attachments that no VolumeAttachment backs any more (after two passes), with an Event; 0 turns it off. Needs RBAC list on volumeattachments.storage.k8s.io",
+  },
   "instance-id": {
     arg: "ID",
     description:

@@ -27,6 +27,7 @@ export const FLAGS = {
   "known-nodes": "knownNodes",
   "instance-id": "instanceId",
   "appliance-name": "applianceName",
+  "attachment-reconcile-seconds": "attachmentReconcileSeconds",
   transport: "transport",
   "loop-root": "loopRoot",
   "host-nqn": "hostNqn",

@@ -54,6 +54,8 @@ export const baseConfigSchema = z.object({
   nvmeAddress: z.string().optional(),
   nvmePort: port.default(4420),
   knownNodes: z.array(z.string().min(1)).default([]),
+  /** In a cluster: how often stale attachments are reconciled against VolumeAttachments; 0 = never. */
+  attachmentReconcileSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Identity of this installation when several share one RDS (src/controller/context.ts). */
   instanceId: z
     .string()

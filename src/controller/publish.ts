@@ -8,7 +8,7 @@ import type { ControllerUnpublishVolumeRequest__Output } from "../csi/generated/
 import { decodeVolumeContext, encodePublishContext } from "../csi/volume-context.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
-import { planPublish, planUnpublish } from "./attachments.ts";
+import { planPublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { allVolumes } from "./queries.ts";
 import { type Attachment, NODE_ID_MAX_BYTES } from "./volume-record.ts";
@@ -117,14 +117,36 @@ export async function controllerUnpublish(
 ): Promise<Record<string, never>> {
   const id = required(req.volume_id, "volume_id");
   if (!isVolumeId(id)) return {};
+  // An empty node_id means "from every node" (CSI allows it when the CO lost track).
+  await releaseAttachments(c, id, req.node_id ? { node: req.node_id } : {});
+  return {};
+}
+
+/**
+ * Removes attachments from a volume's record (ControllerUnpublish, the reconciler and `rds-csi
+ * attachments release`): of one node, or all. `generation` releases the attachment only if it is still
+ * the one that was seen (a node published again meanwhile keeps its new attachment). Returns the nodes
+ * released; none when the volume is gone or nothing matched.
+ */
+export async function releaseAttachments(
+  c: ControllerContext,
+  id: string,
+  which: { node?: string; generation?: number },
+): Promise<string[]> {
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
-    if (!v) return {}; // gone: nothing is attached to it any more
-    // An empty node_id means "from every node" (CSI allows it when the CO lost track).
-    const plan = req.node_id
-      ? planUnpublish(v.record.attachments, req.node_id)
-      : { change: v.record.attachments.length > 0, attachments: [] };
-    if (plan.change) await saveAttachments(c, v, plan.attachments);
-    return {};
+    if (!v) return []; // gone: nothing is attached to it any more
+    const gone = v.record.attachments.filter(
+      (a) =>
+        (which.node === undefined || a.node === which.node) &&
+        (which.generation === undefined || a.generation === which.generation),
+    );
+    if (gone.length === 0) return [];
+    await saveAttachments(
+      c,
+      v,
+      v.record.attachments.filter((a) => !gone.includes(a)),
+    );
+    return gone.map((a) => a.node);
   });
 }

@@ -17,12 +17,15 @@ export async function saveVolume(
   record: VolumeRecord,
   changes: OtherChanges = {},
 ): Promise<void> {
+  // A record older than instance tags is claimed by the instance that writes it (only ever one the CO
+  // asked to act on the volume), so the attachment reconciler may look after it from then on.
+  const stamped = record.instance ? record : { ...record, instance: c.instance };
   v.disk = await c.rds.setDisk(v.disk.slot, {
     ...changes,
-    comment: encodeRecord(record),
+    comment: encodeRecord(stamped),
     ifComment: v.disk.comment,
   });
-  v.record = record;
+  v.record = stamped;
 }
 
 /** Disk changes derived from the record (export, allowed hosts) made only while the record is unchanged. */
