@@ -296,7 +296,8 @@ export async function benchController(): Promise<void> {
     "Interleaved iterations per model; the simulator runs in its own process under the cost model named " +
       '(docs/simulator.md, "Cost model"). Raw exec replays on one warm connection either the driver\'s own ' +
       "command lines or the minimal set (the `/disk add`; the `/disk remove` and `/file remove` in one exec). " +
-      "Cells: median / p90 of one Create+Delete cycle.\n",
+      "Cells: median / p90 of one Create+Delete cycle. The raw replay sends its lines one after another; the " +
+      "driver sends CreateVolume's first reads at once, so it can beat the replay when execs cost time.\n",
   );
   console.log(
     "| cost model | iterations | driver | raw, same lines | raw, minimal set | driver vs same | driver vs minimal |",
