@@ -14,7 +14,7 @@ import { connect, startTestSim, tempDir } from "./helpers.ts";
 /** On the RDS console (as a user with the `sensitive` policy), exactly as the guide gives them. */
 const GUIDE_RDS_COMMANDS = {
   exportKey: "/ip/ssh/export-host-key key-file-prefix=rds-host",
-  showPublicKey: ':put [/file/get [find name~"^rds-host_.*_pub"] contents]',
+  showPublicKey: ':put [/file/get [find name~"^rds-host_.*pub"] contents]',
   removeFiles: '/file/remove [find name~"^rds-host_"]',
 };
 
