@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ATTACHMENTS_FLAGS } from "../../src/cli/attachments.ts";
 import { DEMO_FLAGS } from "../../src/cli/demo.ts";
 import type { FlagTable } from "../../src/cli/help.ts";
 import { FLAGS } from "../../src/config/load.ts";
@@ -68,6 +69,11 @@ const COMMANDS: { command: string; flags: string[]; env: (flag: string) => strin
     env: envFrom(DOCTOR_FLAGS, { driverFlags: true }),
   },
   {
+    command: "attachments",
+    flags: [...Object.keys(ATTACHMENTS_FLAGS), ...driverFlags, "help"],
+    env: envFrom(ATTACHMENTS_FLAGS, { driverFlags: true }),
+  },
+  {
     command: "sim",
     flags: [...Object.keys(SIM_FLAGS), "help"],
     env: envFrom(SIM_FLAGS, { driverFlags: false }),
@@ -98,9 +104,25 @@ describe("rds-csi <command> --help", () => {
     });
   }
 
+  it("covers every command that `rds-csi --help` lists", () => {
+    const r = spawnSync(BIN, ["--help"], { encoding: "utf8" });
+    const listed = [...r.stdout.split("commands:")[1]!.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]);
+    expect(listed.length).toBeGreaterThan(5);
+    expect(listed.sort()).toEqual(COMMANDS.map((c) => c.command).sort());
+  });
+
   it("an unknown flag is one line naming it, exit status 2, for every command that takes flags", () => {
-    for (const command of ["controller", "node", "all", "doctor", "sim", "demo"]) {
-      const r = spawnSync(BIN, [command, "--no-such-flag"], { encoding: "utf8" });
+    for (const args of [
+      ["controller"],
+      ["node"],
+      ["all"],
+      ["doctor"],
+      ["attachments", "list"],
+      ["sim"],
+      ["demo"],
+    ]) {
+      const command = args.join(" ");
+      const r = spawnSync(BIN, [...args, "--no-such-flag"], { encoding: "utf8" });
       expect(r.status, command).toBe(2);
       expect(r.stderr.trim().split("\n"), command).toHaveLength(1);
       expect(r.stderr, command).toMatch(/--no-such-flag/);
