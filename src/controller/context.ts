@@ -29,6 +29,8 @@ export interface ControllerOptions {
   instanceId?: string;
   /** The appliance's topology segment (src/csi/topology.ts): volumes are accessible from it. */
   topology?: Record<string, string>;
+  /** How long a file whose command timed out is left alone, and how long its size is watched (settle.ts). */
+  settle?: { quietMs?: number; probeMs?: number };
 }
 
 export interface Volume {
@@ -45,6 +47,8 @@ export class ControllerContext {
   /** The instance identity (ControllerOptions.instanceId) and its digest as records store it. */
   readonly identity: string;
   readonly instance: string;
+  /** Files a mutation with an unknown outcome may still be writing → when it started (settle.ts). */
+  readonly unsettled = new Map<string, number>();
   readonly #directories = new Set<string>();
   #version?: Promise<string>;
 

@@ -20,6 +20,7 @@ import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import { type ControllerContext, checkOwner, type Volume } from "./context.ts";
 import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
 import { volumeInfo } from "./queries.ts";
+import { ensureSettled, writingFile } from "./settle.ts";
 import { imageLocation, removeImage, removeLeftoversOf, volumeLocation } from "./snapshots/layout.ts";
 import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, hasParams, isNamed, newRecord } from "./volume-record.ts";
@@ -92,6 +93,7 @@ async function createVolumeOnce(
     // `/file remove`, or an add that failed half-way. No volume owns it, so it must go before we
     // create a fresh one (reusing it would hand a deleted volume's data to a new claim).
     if (leftover) {
+      await ensureSettled(c, filePath); // a timed-out add of ours may still be allocating it
       c.log.warn({ slot, filePath }, "removing leftover file with no disk item before creating the volume");
       await c.rds.removeFile(filePath);
     }
@@ -116,16 +118,18 @@ async function createVolumeOnce(
     });
     let disk: FileDisk;
     try {
-      disk = await c.rds.addFileDisk({
-        slot,
-        filePath,
-        fileSizeBytes: range.size,
-        comment: encodeRecord(record),
-        nvmeExport: true,
-        allowedHosts: allowedHostsFor([], c.opts), // nobody until ControllerPublishVolume
-        nvmePort: params.nvmePort ?? c.opts.nvmePort,
-        nqn: await c.nqnFor(slot),
-      });
+      disk = await writingFile(c, filePath, async () =>
+        c.rds.addFileDisk({
+          slot,
+          filePath,
+          fileSizeBytes: range.size,
+          comment: encodeRecord(record),
+          nvmeExport: true,
+          allowedHosts: allowedHostsFor([], c.opts), // nobody until ControllerPublishVolume
+          nvmePort: params.nvmePort ?? c.opts.nvmePort,
+          nqn: await c.nqnFor(slot),
+        }),
+      );
     } catch (err) {
       if (err instanceof RdsError && err.kind === "no-space")
         throw resourceExhausted(`not enough space on pool ${pool.slot} for ${range.size} bytes`);

@@ -17,6 +17,8 @@ export interface CommandPlan {
   failMessage?: string;
   /** Reply without an exit status. */
   noExitStatus: boolean;
+  /** `/disk add` allocates its file for this long before the line runs (slow-allocation.ts). */
+  allocationMs: number;
 }
 
 /** Default text of `failAfter` when no message is given. */
@@ -31,6 +33,7 @@ export class FaultInjector implements SimFaults {
   private full = false;
   private sessionLifetimeMs: number | undefined;
   private noExits: Array<{ match: Matcher; remaining: number }> = [];
+  private allocationMs = 0;
   private waiters = new Set<() => void>();
 
   constructor(random: () => number = Math.random) {
@@ -66,6 +69,10 @@ export class FaultInjector implements SimFaults {
     if (this.sessionLifetimeMs !== undefined) setTimeout(drop, this.sessionLifetimeMs).unref();
   }
 
+  slowAllocation(ms: number): void {
+    this.allocationMs = ms;
+  }
+
   noExitStatus(match: string | RegExp, times = 1): void {
     this.noExits.push({ match, remaining: times });
   }
@@ -91,6 +98,7 @@ export class FaultInjector implements SimFaults {
     this.full = false;
     this.sessionLifetimeMs = undefined;
     this.noExits = [];
+    this.allocationMs = 0;
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const w of waiters) w();
@@ -113,6 +121,7 @@ export class FaultInjector implements SimFaults {
       hang: false,
       execDelayMs: this.latencies.execDelay(),
       noExitStatus: false,
+      allocationMs: /\/disk add\b.*\bfile-size=/.test(command) ? this.allocationMs : 0,
     };
     const noExit = this.noExits.find((n) => n.remaining > 0 && matches(n.match, command));
     if (noExit) {

@@ -10,6 +10,7 @@ import { loadOrCreateHostKey } from "./host-key.ts";
 import { Interpreter, type LineResult } from "./interpreter.ts";
 import { NvmetExporter, syncExportsAfter } from "./nvmet-export.ts";
 import { CRLF } from "./render.ts";
+import { allocateSlowly } from "./slow-allocation.ts";
 import { type ExecReply, type ExecRequest, SshServer } from "./ssh-server.ts";
 import { SIM_DIR, SimStore } from "./store.ts";
 import type { SimCommandLogEntry, SimPoolSpec, Simulator, SimulatorOptions } from "./types.ts";
@@ -94,6 +95,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     // Latency models the appliance working: the command still runs if the client gives up meanwhile.
     entry.latencyMs.exec = plan.execDelayMs;
     if (plan.execDelayMs > 0) await sleep(plan.execDelayMs);
+    if (plan.allocationMs > 0)
+      await allocateSlowly(store, (fn) => queue.run(fn), req.command, plan.allocationMs);
     if (closed) return undefined;
     const onCommand = (text: string): void => {
       entry.commands.push(text);

@@ -61,6 +61,9 @@ export interface SimFaults {
   /** Matching command lines run and reply, but their channel closes without an exit status (as some
    * RouterOS builds do), `times` times. */
   noExitStatus(match: string | RegExp, times?: number): void;
+  /** `/disk add` lines with a file-size take ms to allocate: the file appears at once and grows, the
+   * disk item appears at the end, and the command completes even if the client gives up (until clear()). */
+  slowAllocation(ms: number): void;
   /** After n more commands, every command fails with message (a `failure: ...` line). */
   failAfter(n: number, message?: string): void;
   /** Matching commands fail once with the message, then behave. */

@@ -111,7 +111,7 @@ export async function createSnapshot(
           `snapshot image ${target.filePath} has ${disk.sizeBytes} bytes, the volume ${size}`,
         );
     } catch (err) {
-      await undoHalfMade(c, id, target, disk !== undefined, "snapshot");
+      await undoHalfMade(c, id, target, disk !== undefined, "snapshot", err);
       if (err instanceof RdsError && err.kind === "no-space")
         throw resourceExhausted(
           `not enough space on pool ${facts.mountPoint} for snapshot ${id}: ${err.message}`,

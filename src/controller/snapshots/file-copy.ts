@@ -4,6 +4,7 @@
 // Not atomic: a volume written during a full copy gives a torn image, so snapshot quiesced volumes only
 // (KubeVirt freezes the guest's file systems first; an unpublished volume is always quiet).
 import type { ControllerContext } from "../context.ts";
+import { writingFile } from "../settle.ts";
 import { type ImageLocation, snapshotDir } from "./layout.ts";
 import type { SnapshotStrategy } from "./strategy.ts";
 
@@ -23,7 +24,7 @@ export async function copyImage(
   to: string,
   bytes: number,
 ): Promise<void> {
-  await c.rds.copyFile(from, to, { timeoutMs: copyTimeoutMs(bytes) });
+  await writingFile(c, to, () => c.rds.copyFile(from, to, { timeoutMs: copyTimeoutMs(bytes) }));
 }
 
 export const fileCopyStrategy: SnapshotStrategy = {

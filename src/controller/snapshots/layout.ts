@@ -12,6 +12,7 @@
 // made before this code existed are simply flat.
 import type { ControllerContext } from "../context.ts";
 import { poolOf } from "../params.ts";
+import { ensureSettled, timedOut } from "../settle.ts";
 
 export type VolumeLayout = "flat" | "subvolume";
 
@@ -102,6 +103,7 @@ export async function clearLeftover(
   what: string,
 ): Promise<boolean> {
   if (!(await imageExists(c, loc))) return false;
+  await ensureSettled(c, loc.filePath); // an earlier attempt's copy may still be writing it
   c.log.warn(
     { filePath: loc.filePath, subvolume: loc.subvolume },
     `removing a leftover ${what} image with no disk item`,
@@ -121,7 +123,17 @@ export async function undoHalfMade(
   target: ImageLocation,
   added: boolean,
   what: "volume" | "snapshot",
+  cause?: unknown,
 ): Promise<void> {
+  if (timedOut(cause)) {
+    // The command that failed may still be running (a timed-out copy keeps copying): removing its
+    // target now could leave two writers on one file. The CO's retry removes it once it has settled.
+    c.log.warn(
+      { slot: id, filePath: target.filePath },
+      `leaving a half-made ${what} whose last command may still run`,
+    );
+    return;
+  }
   try {
     const disk = await c.rds.getDisk(id);
     if (disk && !added) return;

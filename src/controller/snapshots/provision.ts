@@ -204,7 +204,7 @@ export async function provisionVolume(
         const raced = await existingVolume(c, r, source);
         if (raced) return respond(raced);
       }
-      await undoHalfMade(c, r.slot, target, added, "volume");
+      await undoHalfMade(c, r.slot, target, added, "volume", err);
       if (err instanceof RdsError && err.kind === "no-space")
         throw resourceExhausted(`not enough space on pool ${pool.slot} for volume ${r.slot}: ${err.message}`);
       throw err;
