@@ -7,7 +7,6 @@ import type { Attachment } from "./volume-record.ts";
 
 export const MAX_MULTI_NODE_ATTACHMENTS = 2;
 
-export type PublishPlan = { change: false } | { change: true; attachments: Attachment[] };
 export type AttachPlan =
   | { change: false; attachment: Attachment }
   | { change: true; attachment: Attachment; attachments: Attachment[]; generation: number };
@@ -47,9 +46,4 @@ export function planPublish(
   const generation = lastGeneration + 1;
   const attachment: Attachment = { node: nodeId, mode, readonly, generation };
   return { change: true, attachment, attachments: [...current, attachment], generation };
-}
-
-export function planUnpublish(current: readonly Attachment[], nodeId: string): PublishPlan {
-  const rest = current.filter((a) => a.node !== nodeId);
-  return rest.length === current.length ? { change: false } : { change: true, attachments: rest };
 }
