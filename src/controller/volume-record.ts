@@ -57,6 +57,12 @@ export const KEPT_PARAMS = {
   keepAliveTmo: "K",
   nrIoQueues: "Q",
 } as const;
+/**
+ * Written only for records converted from version 1, whose PVs' volume_context lacks the NVMe address:
+ * new records leave it to volume_context (and stay within the size budget without it).
+ */
+const LEGACY_PARAMS = { nvmeAddress: "A" } as const;
+const WRITTEN_PARAMS = { ...KEPT_PARAMS, ...LEGACY_PARAMS };
 
 const PLAIN = /^[A-Za-z0-9._:/+@-]+$/;
 const digest = (s: string, chars: number) =>
@@ -127,7 +133,7 @@ export function encodeRecord(r: VolumeRecord): string {
   if (r.generation) w.push(`g=${r.generation}`);
   if (r.source?.volume) w.push(`s=v:${enc(r.source.volume)}`);
   else if (r.source?.snapshot) w.push(`s=s:${enc(r.source.snapshot)}`);
-  for (const [k, key] of Object.entries(KEPT_PARAMS))
+  for (const [k, key] of Object.entries(WRITTEN_PARAMS))
     if (r.params[k] !== undefined) w.push(`${key}=${enc(r.params[k])}`);
   for (const a of r.attachments)
     w.push(`a=${a.generation}:${a.mode === "multi" ? "m" : "s"}${a.readonly ? "r" : "w"}:${enc(a.node)}`);
@@ -146,7 +152,7 @@ export function decodeRecord(comment: string): VolumeRecord | undefined {
     generation: 0,
     createdAt: "",
   };
-  const keyOf = Object.fromEntries(Object.entries(KEPT_PARAMS).map(([k, v]) => [v, k]));
+  const keyOf = Object.fromEntries(Object.entries(WRITTEN_PARAMS).map(([k, v]) => [v, k]));
   try {
     for (const word of comment.slice(PREFIX_V2.length + 1).split(" ")) {
       const eq = word.indexOf("=");

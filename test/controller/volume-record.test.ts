@@ -130,7 +130,11 @@ describe("volume record v2", () => {
     expect(r).toMatchObject({ name: "data", requiredBytes: 1024, generation: 4 });
     expect(r.attachments).toEqual([{ node: "node-a", mode: "single", readonly: false, generation: 4 }]);
     expect(hasParams(r, { mkfsOptions: "-m 0", nvmeAddress: "rds.lan" })).toBe(true);
-    // Written back (any publish), it becomes a version 2 record without losing what publish needs.
-    expect(decodeRecord(encodeRecord(r))?.attachments).toEqual(r.attachments);
+    // Written back (any publish), it becomes a version 2 record without losing what publish needs:
+    // the StorageClass's address, which an old PV's volume_context does not carry.
+    const v2 = decodeRecord(encodeRecord(r))!;
+    expect(v2.attachments).toEqual(r.attachments);
+    expect(v2.params.nvmeAddress).toBe("rds.lan");
+    expect(encodeRecord(r)).toMatch(/^rds-csi:2 /);
   });
 });
