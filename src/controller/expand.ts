@@ -18,10 +18,10 @@ export async function controllerExpand(
   if (!req.capacity_range) throw invalidArgument("capacity_range is required");
   const range = resolveCapacity(req.capacity_range);
   if (!isVolumeId(id)) throw notFound(`volume ${id} does not exist`);
-  // Block volumes need only the node's rescan, which NodeStage/NodePublish paths do anyway; a
-  // filesystem must be grown by the node. Without a capability, ask for the node step (it is safe).
-  const nodeExpansionRequired =
-    req.volume_capability?.access_type !== "block" && !req.volume_capability?.block;
+  // Always: a filesystem must be grown by the node, and a block volume too needs the node's rescan
+  // (NodeExpandVolume) before the kernel, and so the pod, sees the new size: stage and publish do not
+  // rescan, and an appliance's namespace-changed event is not something to rely on.
+  const nodeExpansionRequired = true;
   return c.exclusive([`vol:${id}`], async () => {
     const v = await c.loadVolume(id);
     if (!v) throw notFound(`volume ${id} does not exist`);

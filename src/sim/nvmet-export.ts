@@ -59,6 +59,12 @@ export interface NvmetExportInfo {
 export interface NvmetStatus {
   readonly address: string;
   exports(): NvmetExportInfo[];
+  /**
+   * Whether a grown disk's namespace is revalidated at once (nvmet then raises a namespace-changed event
+   * and initiators pick the size up by themselves) or only when an initiator next identifies it (a
+   * rescan). The e2e suite turns it off to show that the node's own rescan grows a block volume.
+   */
+  resizeNotification: boolean;
 }
 
 interface Wanted {
@@ -122,6 +128,7 @@ async function ensureKernelSupport(root: string): Promise<string | undefined> {
 
 export class NvmetExporter implements NvmetStatus {
   readonly address: string;
+  resizeNotification = true;
   readonly #root: string;
   readonly #log: (m: string) => void;
   readonly #active = new Map<string, Active>();
@@ -276,7 +283,8 @@ export class NvmetExporter implements NvmetStatus {
       // namespace (revalidate_size, 5.10+) picks it up and raises a namespace-changed event, so an
       // initiator sees the new size after a rescan (or on its own after the event).
       await runOk("losetup", ["-c", a.loop], { timeoutMs: CMD_TIMEOUT_MS });
-      await writeFile(join(this.#subsys(a.nqn), "namespaces", "1", "revalidate_size"), "1");
+      if (this.resizeNotification)
+        await writeFile(join(this.#subsys(a.nqn), "namespaces", "1", "revalidate_size"), "1");
       a.sizeBytes = w.sizeBytes;
       this.#log(`nvmet: ${a.nqn} grown to ${w.sizeBytes} bytes`);
     }
