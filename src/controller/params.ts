@@ -97,13 +97,6 @@ export function storedParams(p: VolumeParams): Record<string, string> {
   return out;
 }
 
-/** Whether two stored parameter sets are the same, whatever the order of their keys. */
-export function sameParams(a: Record<string, string>, b: Record<string, string>): boolean {
-  const sorted = (o: Record<string, string>) =>
-    JSON.stringify(Object.entries(o).sort(([x], [y]) => x.localeCompare(y)));
-  return sorted(a) === sorted(b);
-}
-
 /** `/storage-pool/k8s/` → `storage-pool/k8s` (RouterOS /file names have no leading slash). */
 export function normalizeVolumePath(path: string): string {
   return path.replace(/^\/+/, "").replace(/\/+$/, "");
