@@ -98,8 +98,14 @@ export class LoopTransport implements Transport {
   }
 
   async findDevice(target: AttachTarget): Promise<BlockDevice | undefined> {
-    const file = await this.#backingPath(asLoop(target));
-    const hit = (await this.#loops()).find((l) => l.backing === file);
+    const t = asLoop(target);
+    const file = await this.#backingPath(t);
+    // A device attached by an earlier plugin container shows its backing file relative to that container's
+    // (now vanished) bind mount of the loop root: `/<filePath>` (test/k8s scenario 6). File paths are unique
+    // volume ids under the root, so that form names the same file.
+    const orphaned = `/${t.filePath}`;
+    const loops = await this.#loops();
+    const hit = loops.find((l) => l.backing === file) ?? loops.find((l) => l.backing === orphaned);
     return hit ? { name: hit.name, path: join(this.#o.devRoot, hit.name) } : undefined;
   }
 
