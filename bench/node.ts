@@ -4,7 +4,8 @@
 // interleaved in one run. A second plugin process with --exec-helpers=false shows what the exec helpers
 // save, and an empty RPC after a pause like the ones between steps shows the floor that four gRPC
 // round trips alone put under the driver. Then the node plugin's resident memory while idle and with
-// 20 volumes staged and published at once.
+// 20 volumes staged and published at once, and the idle memory as the DaemonSet runs it (metrics server on)
+// and without the launcher's V8 memory flags (whose latency cost the third plugin process shows).
 // Needs root. Run: npm run bench -- node
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
@@ -78,6 +79,7 @@ async function startPlugin(
   loopRoot: string,
   extra: string[] = [],
   bin = join(ROOT, "bin", "rds-csi"),
+  env: Record<string, string> = {},
 ) {
   const sock = join(work, `${name}.sock`);
   const child = spawn(
@@ -94,7 +96,7 @@ async function startPlugin(
       loopRoot,
       ...extra,
     ],
-    { stdio: "ignore" },
+    { stdio: "ignore", env: { ...process.env, ...env } },
   );
   await waitFor(sock, child);
   const csi = connectCsi(`unix://${sock}`);
@@ -138,6 +140,29 @@ interface MemoryRun {
   after: number;
   stageAllMs: number;
   helpers: { count: number; kib: number };
+}
+
+/** bin/rds-csi's V8 flags for the node plugin turned off (see the launcher). */
+const V8_DEFAULTS = { RDS_CSI_NODE_V8_FLAGS: "" };
+
+/** Resident memory one second after the first call, as in memoryRun, for variants that need no volumes. */
+async function idleRss(
+  work: string,
+  loopRoot: string,
+  name: string,
+  bin: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<number> {
+  const { child, csi } = await startPlugin(work, name, loopRoot, extra, bin, env);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    return rssKiB(child.pid!);
+  } finally {
+    csi.close();
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+  }
 }
 
 async function memoryRun(work: string, loopRoot: string, name: string, bin: string): Promise<MemoryRun> {
@@ -204,6 +229,7 @@ export async function benchNode(): Promise<void> {
     // The real node plugin at its defaults, and one that spawns every tool directly.
     const { child, csi } = await startPlugin(work, "helpers", loopRoot);
     const direct = await startPlugin(work, "direct", loopRoot, ["--exec-helpers=false"]);
+    const v8 = await startPlugin(work, "v8", loopRoot, [], undefined, V8_DEFAULTS);
 
     // --- latency: driver vs shell, same backing file, interleaved
     const publishContext = {
@@ -250,15 +276,16 @@ export async function benchNode(): Promise<void> {
     // Four empty RPCs, each after a pause as long as a typical step's tool run: what the gRPC hops
     // alone cost in these conditions (a process that has been waiting answers slower than a busy one).
     const rtt: number[] = [];
-    const rpcFloor = async () => {
+    const rttV8: number[] = [];
+    const rpcFloor = (client: typeof csi, out: number[]) => async () => {
       let sum = 0;
       for (let i = 0; i < 4; i++) {
         await new Promise((r) => setTimeout(r, 5));
         const t0 = performance.now();
-        await csi.node.NodeGetCapabilities({});
+        await client.node.NodeGetCapabilities({});
         sum += performance.now() - t0;
       }
-      rtt.push(sum);
+      out.push(sum);
     };
     // The same cycles from a Go/grpc-go client, as kubelet calls the plugin.
     const go = buildKubeletClient();
@@ -286,14 +313,20 @@ export async function benchNode(): Promise<void> {
           ]
         : [];
 
-    const cycles = [driverCycle(csi, "helpers"), driverCycle(direct.csi, "direct"), shellCycle];
+    const cycles = [
+      driverCycle(csi, "helpers"),
+      driverCycle(direct.csi, "direct"),
+      shellCycle,
+      driverCycle(v8.csi, "v8"),
+    ];
     for (let i = 0; i < 3; i++) for (const c of [...cycles, ...goRuns]) await c();
     for (const t of Object.values(goTimes)) t.length = 0;
-    const [driver, spawnDirect, shell] = (await interleavedMany(ITERATIONS, [
+    const [driver, spawnDirect, shell, v8Defaults] = (await interleavedMany(ITERATIONS, [
       ...cycles,
-      rpcFloor,
+      rpcFloor(csi, rtt),
+      rpcFloor(v8.csi, rttV8),
       ...goRuns,
-    ])) as [number[], number[], number[]];
+    ])) as [number[], number[], number[], number[]];
     const base = median(shell);
     const line = (label: string, t: number[]) =>
       console.log(
@@ -318,15 +351,19 @@ export async function benchNode(): Promise<void> {
     }
     line("driver, defaults — Node client", driver);
     line("driver, --exec-helpers=false — Node client", spawnDirect);
+    line("driver, defaults without the launcher's V8 memory flags — Node client", v8Defaults);
     console.log(`| shell script | ${fmtMs(base)} | ${fmtMs(percentile(shell, 90))} | |`);
     if (goHelpers) floorLine("4 empty RPCs, each after 5 ms idle — Go client", goTimes.floor);
     floorLine("4 empty RPCs, each after 5 ms idle — Node client", rtt);
+    floorLine("4 empty RPCs, each after 5 ms idle, without the V8 memory flags — Node client", rttV8);
     if (!("bin" in go)) console.log(`\nGo client rows skipped: ${go.skipped}`);
     goHelpers?.close();
     goDirect?.close();
-    direct.csi.close();
-    direct.child.kill("SIGTERM");
-    await new Promise((r) => direct.child.once("exit", r));
+    for (const p of [direct, v8]) {
+      p.csi.close();
+      p.child.kill("SIGTERM");
+      await new Promise((r) => p.child.once("exit", r));
+    }
 
     csi.close();
     child.kill("SIGTERM");
@@ -355,6 +392,20 @@ export async function benchNode(): Promise<void> {
     console.log(
       `| after unpublishing and unstaging all 20 | ${rows.map((r) => mib(r.m.after)).join(" | ")} |`,
     );
+    // The DaemonSet runs the plugin with its metrics server on (deploy/), and the launcher's V8 flags
+    // can be turned off (RDS_CSI_NODE_V8_FLAGS=): idle only, same measurement, fresh processes.
+    const metricsOn = ["--metrics-address", "127.0.0.1:0"];
+    const variants: Array<[string, string[], Record<string, string>]> = [
+      ["idle, metrics server on (as deployed)", metricsOn, {}],
+      ["idle, without the launcher's V8 memory flags", [], V8_DEFAULTS],
+    ];
+    for (const [label, extra, env] of variants) {
+      const kib = [
+        await idleRss(work, loopRoot, "idle-src", join(ROOT, "bin", "rds-csi"), extra, env),
+        await idleRss(work, loopRoot, "idle-dist", imageBin, extra, env),
+      ];
+      console.log(`| ${label} | ${kib.map(mib).join(" | ")} |`);
+    }
     const h = rows[0]!.m.helpers;
     console.log(
       `\nExec helpers (bash, children of the plugin): ${h.count} with ${mib(h.kib)} RSS together after the 20 stages; ` +

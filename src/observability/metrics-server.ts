@@ -1,6 +1,12 @@
 // Serves /metrics (Prometheus text format) and /healthz on the configured address.
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { registry } from "./metrics.ts";
+
+// Not `import ... from "node:http"`: an ES import of node:http builds its module namespace, which reads
+// the lazy WebSocket/CloseEvent/MessageEvent exports and so loads Node's bundled undici (about 4 MiB of
+// resident memory, measured in the node plugin) that nothing here uses. getBuiltinModule returns the
+// CommonJS exports without touching them.
+const { createServer } = process.getBuiltinModule("node:http");
 
 export async function startMetricsServer(address: string): Promise<Server> {
   const m = address.match(/^(.*):(\d+)$/);

@@ -1,0 +1,27 @@
+// src/observability/metrics.ts loads four prom-client modules by path instead of the package index (which
+// also loads Summary, the Pushgateway, default metrics and the cluster aggregator: memory the node plugin
+// never uses). These must be the very classes the index exports, so a prom-client release that moves them
+// fails here rather than in production.
+import client from "prom-client";
+import { describe, expect, it } from "vitest";
+import { metrics, registry } from "../../src/observability/metrics.ts";
+
+describe("metrics", () => {
+  it("are prom-client's own Registry, Counter, Gauge and Histogram", () => {
+    expect(registry).toBeInstanceOf(client.Registry);
+    expect(metrics.rpcTotal).toBeInstanceOf(client.Counter);
+    expect(metrics.sshConnected).toBeInstanceOf(client.Gauge);
+    expect(metrics.rpcDuration).toBeInstanceOf(client.Histogram);
+  });
+
+  it("are exposed in the Prometheus text format", async () => {
+    metrics.rpcTotal.inc({ method: "Probe", code: "OK" });
+    metrics.rpcDuration.observe({ method: "Probe", code: "OK" }, 0.003);
+    const text = await registry.metrics();
+    expect(registry.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(text).toMatch(/^rds_csi_rpc_total\{method="Probe",code="OK"\} [1-9]/m);
+    expect(text).toMatch(
+      /^rds_csi_rpc_duration_seconds_bucket\{le="0\.005",method="Probe",code="OK"\} [1-9]/m,
+    );
+  });
+});
