@@ -296,6 +296,9 @@ class Helper {
 /**
  * Hands commands to idle helpers, starting new ones up to `max`. Beyond that the caller spawns directly
  * (slower, never queued behind a long mkfs or fsck). Helpers past `maxIdle` exit when they become idle.
+ * When the last idle helper is taken, a spare is started on the next turn of the event loop: a command
+ * that hangs (a read of a dead device) keeps its helper, and the next command of another RPC should not
+ * pay for starting one on its own path.
  */
 export class ExecHelperPool {
   readonly #max: number;
@@ -307,6 +310,7 @@ export class ExecHelperPool {
   #broken = false;
   #env: NodeJS.ProcessEnv | undefined;
   #generation = 0;
+  #spareQueued = false;
 
   constructor(opts: { max?: number; maxIdle?: number } = {}) {
     this.#max = opts.max ?? 16;
@@ -321,6 +325,7 @@ export class ExecHelperPool {
   run(exe: string, r: HelperRun): Promise<HelperOutcome> | undefined {
     if (this.#broken) return undefined;
     const h = this.#idle.pop() ?? this.#start();
+    if (this.#idle.length === 0) this.#spareSoon();
     try {
       return h?.run(exe, r);
     } catch (err) {
@@ -339,6 +344,19 @@ export class ExecHelperPool {
     this.#env = undefined;
     this.#generation++;
     for (const h of this.#idle.splice(0)) h.retire();
+  }
+
+  #spareSoon(): void {
+    if (this.#spareQueued) return;
+    this.#spareQueued = true;
+    const generation = this.#generation;
+    setImmediate(() => {
+      this.#spareQueued = false;
+      // Not after close() or an environment change (both start a new generation).
+      if (this.#broken || this.#idle.length > 0 || generation !== this.#generation) return;
+      const spare = this.#start();
+      if (spare) this.#idle.push(spare);
+    });
   }
 
   /** bash could not be started here: stop trying and let every command spawn directly. */
@@ -380,6 +398,7 @@ export class ExecHelperPool {
   }
 
   close(): void {
+    this.#generation++;
     for (const h of [...this.#all]) h.retire();
     if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
     this.#dir = undefined;
