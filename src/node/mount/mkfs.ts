@@ -79,8 +79,11 @@ export function withNoDiscard(fsType: string, extra: readonly string[]): string[
 }
 
 /**
- * Creates the filesystem, without discarding the device (withNoDiscard). ext4: `-m 0` — the 5 % reserved for root is meant for system disks; on a
- * volume it is space the (usually non-root) workload can never use. No -F: nothing here should need
+ * Creates the filesystem, without discarding the device (withNoDiscard). ext4: `-m 0` — the 5 % reserved
+ * for root is meant for system disks; on a volume it is space the (usually non-root) workload can never
+ * use. mke2fs zeroes the journal with "write zeroes" (fallocate ZERO_RANGE on the device), which a Linux
+ * nvmet block backend passes on without its no-unmap hint, so a loop-backed export punches holes there
+ * too; UNIX_IO_NOZEROOUT makes mke2fs write the zeroes instead (the journal: at most 1 GiB, once). No -F: nothing here should need
  * force. xfs: no -f, so mkfs.xfs itself refuses a device that already carries a signature (a second
  * safety net behind the probe).
  */
@@ -110,6 +113,7 @@ export async function makeFilesystem(
     throw invalidArgument(`cannot create a ${fsType} filesystem`);
   }
   const r = await run(file, args, {
+    ...(file.startsWith("mkfs.ext") ? { env: { ...process.env, LC_ALL: "C", UNIX_IO_NOZEROOUT: "1" } } : {}),
     timeoutMs: opts.timeoutMs ?? 10 * 60_000,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.fd === undefined ? {} : { stdinFd: opts.fd }),
