@@ -40,7 +40,7 @@ for f in "$K8S_DIR"/scenarios/[0-9]*.sh; do
   n=$(basename "$f"); [[ -z ${K8S_SCENARIOS:-} || " $K8S_SCENARIOS " == *" ${n:0:2} "* ]] && scenarios+=("$f")
 done
 ok=1
-phase "build: go binaries" "$K8S_DIR/build/binaries.sh" && phase "build: images" "$K8S_DIR/build/images.sh" &&
+phase "build: system packages" "$K8S_DIR/build/packages.sh" && phase "build: go binaries" "$K8S_DIR/build/binaries.sh" && phase "build: images" "$K8S_DIR/build/images.sh" &&
   phase "cluster up" "$K8S_DIR/cluster/up.sh" && phase "helm install" "$K8S_DIR/driver/install.sh" || ok=0
 for f in "${scenarios[@]}"; do
   name="scenario $(basename "$f" .sh)"

@@ -9,13 +9,13 @@
 # Output: $CACHE/images/*.tar (docker-archive), each rebuilt only when its inputs change.
 source "$(dirname "$0")/../lib/common.sh"
 IMG=$CACHE/images
-mkdir -p "$IMG" "$RUN/containers"
+mkdir -p "$IMG" "$STATE/run/containers"
 export CONTAINERS_STORAGE_CONF=$CACHE/containers-storage.conf
 cat >"$CONTAINERS_STORAGE_CONF" <<CONF
 [storage]
 driver = "overlay"
 graphroot = "$CACHE/containers"
-runroot = "$RUN/containers"
+runroot = "$STATE/run/containers"
 CONF
 
 dockerfile_arg() { sed -n "s/^ARG $1=//p" "$K8S_ROOT/Dockerfile"; }

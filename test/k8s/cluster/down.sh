@@ -43,9 +43,14 @@ for _ in 1 2 3; do
   for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 done
 # loop devices over the simulator's disk files (kubelet's block-volume loops and the node plugin's)
-for dev in $(losetup -l -n -O NAME,BACK-FILE | awk -v d="$STATE/" 'index($2, d) == 1 {print $1}'); do losetup -d "$dev"; done
+# (a loop the node plugin attached shows its file relative to the plugin container's mount of the
+# simulator's directory once that container is gone: /storage-pool/rds-csi/pvc-<uuid>.img)
+for dev in $(losetup -l -n -O NAME,BACK-FILE | awk -v d="$STATE/" \
+  'index($2, d) == 1 || $2 ~ /^\/storage-pool\/rds-csi\/pvc-[0-9a-f-]+\.img$/ {print $1}'); do
+  losetup -d "$dev" && log "down: detached $dev"
+done
 "$K8S_DIR/cluster/netns.sh" down
-left=$(findmnt -rn -o TARGET | grep -cF "$STATE/"; losetup -l -n -O BACK-FILE | grep -cF "$STATE/")
+left=$(findmnt -rn -o TARGET | grep -cF "$STATE/"; losetup -l -n -O BACK-FILE | grep -cE "^($STATE/|/storage-pool/rds-csi/pvc-)")
 rm -rf "$STATE" 2>/dev/null || log "down: could not remove all of $STATE"
 [[ $(tr -d '\n' <<<"$left") == 00 ]] || { log "down: left mounts/loops: $left"; exit 1; }
 log "down: cluster gone (no mounts, loop devices, processes or network namespaces of $STATE left)"

@@ -25,11 +25,15 @@ echo "[$NODE_IP]:$SIM_PORT $(cat "$SSH/rds-host-key.pub")" >"$SSH/known_hosts"
 log "driver: pinned host key $(ssh-keygen -lf "$SSH/rds-host-key.pub" | cut -d' ' -f2)"
 
 # ---- namespace and Secret (docs/install.md, step 3) -------------------------------------------------------
-k create namespace "$NS" >/dev/null
-k label namespace "$NS" pod-security.kubernetes.io/enforce=privileged >/dev/null
-k -n "$NS" create secret generic rds-csi-ssh \
-  --from-file=ssh-privatekey="$SSH/rds-csi_ed25519" \
-  --from-literal=host-key="$(cat "$SSH/rds-host-key.pub")" >/dev/null
+# Their output is kept in out/k8s/install-captured.txt: docs/install.md shows it as captured.
+captured=$OUT/install-captured.txt
+{
+  k create namespace "$NS"
+  k label namespace "$NS" pod-security.kubernetes.io/enforce=privileged
+  k -n "$NS" create secret generic rds-csi-ssh \
+    --from-file=ssh-privatekey="$SSH/rds-csi_ed25519" \
+    --from-literal=host-key="$(cat "$SSH/rds-host-key.pub")"
+} >"$captured"
 
 # ---- snapshot CRDs and snapshot-controller (external-snapshotter $SNAPSHOTTER_VERSION) --------------------
 crds=$(go env GOMODCACHE)/github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION/config/crd
@@ -43,4 +47,10 @@ helm install rds-csi "$K8S_ROOT/deploy/helm/rds-csi" -n "$NS" -f "$K8S_DIR/drive
   --wait --timeout 5m \
   >"$OUT/helm-install.txt" 2>&1 || { cat "$OUT/helm-install.txt"; die "helm install"; }
 k -n kube-system rollout status deploy/snapshot-controller --timeout=120s >/dev/null
+{ # docs/install.md, step 5
+  k -n "$NS" rollout status deploy/rds-csi-controller
+  k -n "$NS" rollout status ds/rds-csi-node
+  k -n "$NS" get pods
+  k get csidriver rds.csi.mikrotik.com
+} >>"$captured" 2>&1
 log "driver: helm install done in $((SECONDS - t)) s"

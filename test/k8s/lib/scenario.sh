@@ -61,13 +61,14 @@ pod_ready() { k -n "$SNS" wait --for=condition=Ready "pod/$1" --timeout="${2:-18
   { k -n "$SNS" describe pod "$1" | tail -20 >&2; k -n "$SNS" logs "$1" >&2 || true; die "pod $1 not Ready"; }; }
 pod_exec() { local p=$1; shift; k -n "$SNS" exec "$p" -- "$@"; }
 pvc_phase() { k -n "$SNS" get pvc "$1" -o jsonpath='{.status.phase}'; }
-pvc_bound() { wait_for "${2:-180}" "PVC $1 Bound" test "$(pvc_phase "$1")" = Bound; }
+pvc_is_bound() { [[ $(pvc_phase "$1") == Bound ]]; }
+pvc_bound() { wait_for "${2:-180}" "PVC $1 Bound" pvc_is_bound "$1"; }
 pv_of() { k -n "$SNS" get pvc "$1" -o jsonpath='{.spec.volumeName}'; }
 pv_gone() { [[ -z $(k get pv "$1" -o name --ignore-not-found) ]]; }
 volume_handle() { k get pv "$1" -o jsonpath='{.spec.csi.volumeHandle}'; }
 # The simulator's view, over SSH like the controller: /disk print of one slot, and its file on disk.
 rds() {
-  in_ns ssh -q -i "$STATE/ssh/rds-csi_ed25519" -p "$SIM_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+  in_ns ssh -n -q -i "$STATE/ssh/rds-csi_ed25519" -p "$SIM_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes \
     -o UserKnownHostsFile="$STATE/ssh/known_hosts" "rds-csi@$NODE_IP" "$@"
 }
 disk_file() { find "$SIM_DATA/storage-pool" -name "$1*" -type f 2>/dev/null | head -1; }

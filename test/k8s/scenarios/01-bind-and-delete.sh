@@ -17,6 +17,7 @@ pod consumer "df -k /data" fs:wffc:/data
 pod_ready consumer 240
 log "WaitForFirstConsumer pod Ready after $((SECONDS - t)) s"
 
+volumes=()
 for claim in imm:100663296 wffc:83886080; do
   IFS=: read -r name bytes <<<"$claim"
   pv=$(pv_of "$name") handle=$(volume_handle "$pv")
@@ -26,14 +27,15 @@ for claim in imm:100663296 wffc:83886080; do
   assert_eq "size of $file" "$(stat -c %s "$file")" "$bytes"
   rds "/disk print detail where slot=\"$handle\"" | tr -s ' \r\n' ' ' >"$STATE/disk-$handle.txt"
   assert "/disk print shows slot $handle" grep -q "slot=\"$handle\"" "$STATE/disk-$handle.txt"
-  echo "$pv $handle $file" >>"$STATE/s01-volumes"
+  volumes+=("$pv $handle $file")
 done
 
 k -n "$SNS" delete pod consumer --wait=true --timeout=120s >/dev/null
 k -n "$SNS" delete pvc imm wffc --wait=true --timeout=120s >/dev/null
-while read -r pv handle file; do
+for v in "${volumes[@]}"; do
+  read -r pv handle file <<<"$v"
   assert "PV $pv is gone" wait_for 120 "PV $pv deleted" pv_gone "$pv"
   assert "the disk $handle is gone from the RDS" test -z "$(rds "/disk print where slot=\"$handle\"" | grep -F "$handle")"
   assert "its file is gone" test ! -e "$file"
-done <"$STATE/s01-volumes"
+done
 scenario_cleanup

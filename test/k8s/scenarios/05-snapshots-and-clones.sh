@@ -30,6 +30,6 @@ assert_eq "restored data" "$(pod_exec reader cat /restored/f)" snapshot-me
 assert_eq "cloned data" "$(pod_exec reader cat /clone/f)" snapshot-me
 k -n "$SNS" delete pod reader --wait=true --timeout=120s >/dev/null
 k -n "$SNS" delete volumesnapshot snap --wait=true --timeout=120s >/dev/null
-assert "no VolumeSnapshotContent left" wait_for 60 "snapshot content deleted" \
-  test -z "$(k get volumesnapshotcontent -o name)"
+no_content() { [[ -z $(k get volumesnapshotcontent -o name) ]]; }
+assert "no VolumeSnapshotContent left" wait_for 60 "snapshot content deleted" no_content
 scenario_cleanup
