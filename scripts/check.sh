@@ -51,6 +51,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 section "typecheck and lint"
 tsc --noEmit -p .
 biome check src test bench scripts
+node scripts/check-import-cycles.ts src
 echo "ok"
 
 mkdir -p out

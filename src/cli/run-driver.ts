@@ -72,7 +72,7 @@ export async function startDriver(
         import("../rds/client.ts"),
         import("../controller/controller-service.ts"),
         import("../controller/node-registry.ts"),
-        import("../controller/params.ts"),
+        import("../controller/volumes/path.ts"),
       ]);
     if (config.rdsInsecureSkipHostKeyCheck)
       log.warn(

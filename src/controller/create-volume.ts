@@ -18,13 +18,15 @@ import { type FileDisk, RdsError } from "../rds/types.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
 import { resolveCapacity, sizeFits } from "./capacity-range.ts";
 import { type ControllerContext, checkOwner, type Volume } from "./context.ts";
-import { normalizeVolumePath, parseParams, poolOf, storedParams } from "./params.ts";
+import { parseParams, storedParams } from "./params.ts";
 import { volumeInfo } from "./queries.ts";
 import { ensureSettled, writingFile } from "./settle.ts";
-import { imageLocation, removeImage, removeLeftoversOf, volumeLocation } from "./snapshots/layout.ts";
 import { provisionVolume, volumeLayout } from "./snapshots/provision.ts";
 import { decodeRecord, encodeRecord, hasParams, isNamed, newRecord } from "./volume-record.ts";
 import { updateVolumeDisk } from "./volume-store.ts";
+import { removeImage, removeLeftoversOf } from "./volumes/images.ts";
+import { imageLocation, volumeLocation } from "./volumes/layout.ts";
+import { normalizeVolumePath, poolOf } from "./volumes/path.ts";
 
 export function volumeResponse(
   c: ControllerContext,

@@ -7,8 +7,8 @@ import { isVolumeId } from "../csi/volume-id.ts";
 import { RdsError } from "../rds/types.ts";
 import { resolveCapacity } from "./capacity-range.ts";
 import type { ControllerContext } from "./context.ts";
-import { poolOf } from "./params.ts";
 import { saveVolume } from "./volume-store.ts";
+import { poolOf } from "./volumes/path.ts";
 
 export async function controllerExpand(
   c: ControllerContext,

@@ -9,6 +9,7 @@ import {
   TUNING_RANGES,
 } from "../csi/volume-context.ts";
 import { type MethodParam, parseMethod } from "./snapshots/method.ts";
+import { normalizeVolumePath } from "./volumes/path.ts";
 
 export interface VolumeParams {
   volumePath?: string;
@@ -19,7 +20,7 @@ export interface VolumeParams {
   keepAliveTmo?: number;
   nrIoQueues?: number;
   mkfsOptions?: string;
-  /** Snapshot mechanism, which also fixes the volume's layout at creation (snapshots/layout.ts). */
+  /** Snapshot mechanism, which also fixes the volume's layout at creation (volumes/layout.ts). */
   snapshotMethod?: MethodParam;
   /** Lets the class's mountOptions include UNSAFE_MOUNT_OPTIONS (volume-context.ts). */
   allowUnsafeMountOptions?: boolean;
@@ -95,13 +96,4 @@ export function storedParams(p: VolumeParams): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(p)) if (v !== undefined) out[k] = String(v);
   return out;
-}
-
-/** `/storage-pool/k8s/` → `storage-pool/k8s` (RouterOS /file names have no leading slash). */
-export function normalizeVolumePath(path: string): string {
-  return path.replace(/^\/+/, "").replace(/\/+$/, "");
-}
-
-export function poolOf(volumePath: string): string {
-  return normalizeVolumePath(volumePath).split("/")[0]!;
 }

@@ -15,8 +15,9 @@ import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { MIN_VOLUME_BYTES } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
-import { parseParams, poolOf } from "./params.ts";
+import { parseParams } from "./params.ts";
 import { decodeRecord } from "./volume-record.ts";
+import { poolOf } from "./volumes/path.ts";
 
 /**
  * The CSI Volume for a volume on the appliance: what CreateVolume, ListVolumes and ControllerGetVolume

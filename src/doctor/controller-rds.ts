@@ -3,7 +3,7 @@
 // write. Runs over the driver's own RdsClient, so parsing and command building are the production ones.
 import { randomBytes } from "node:crypto";
 import { CUSTOM_NQN_MIN_VERSION, versionAtLeast } from "../controller/context.ts";
-import { normalizeVolumePath, poolOf } from "../controller/params.ts";
+import { normalizeVolumePath, poolOf } from "../controller/volumes/path.ts";
 import type { Pool, RdsClient, RdsFile, SystemInfo } from "../rds/types.ts";
 import { RdsError } from "../rds/types.ts";
 import { type Check, type CheckResult, fail, ok, skip, warn } from "./types.ts";

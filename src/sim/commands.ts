@@ -1,6 +1,8 @@
 // The command tree: menus (`/disk`, `/system resource`) with their commands, and what a command receives
 // when it runs. The parser uses the declared arguments to report `expected end of command` at parse time.
-import type { Expr, Statement, ValueNode } from "./ast.ts";
+// The syntax tree of one command line (produced by parser.ts, run by interpreter.ts) lives here too: each
+// statement is resolved against the tree (its menu and command), and a command receives statements and
+// blocks to run, so the two are one set of mutually recursive types (one module, no import circle).
 import type { SimStore } from "./store.ts";
 import type { Value } from "./values.ts";
 
@@ -80,4 +82,51 @@ export interface ExecContext {
   runBlock(body: Statement[]): Promise<Value>;
   evalValue(node: ValueNode): Promise<Value>;
   readonly services: SimServices;
+}
+
+// ---- Syntax tree of one RouterOS command line ----
+
+/** A value as written on the line. Columns are 1-based, for error messages. */
+export type ValueNode =
+  /** Unquoted: `pvc-1`, `4420`, `*1A`, `storage-pool/k8s/x.img`. */
+  | { k: "word"; text: string; col: number }
+  /** `"..."`: literal text and `$var` substitutions. */
+  | { k: "string"; parts: Array<string | { variable: string }>; col: number }
+  | { k: "var"; name: string; col: number }
+  /** `[ ... ]`: command substitution; its value is the last command's return value. */
+  | { k: "sub"; body: Statement[]; col: number }
+  /** `{ ... }`: a block (for `:do`, `:onerror`), run only when the command decides to. */
+  | { k: "block"; body: Statement[]; col: number }
+  /** `( a -> b . c )`: element access and string concatenation, left to right. */
+  | { k: "paren"; first: ValueNode; ops: Array<{ op: "->" | "."; operand: ValueNode }>; col: number };
+
+export type CmpOp = "=" | "!=" | "~" | "<" | ">" | "<=" | ">=";
+
+/** A `where` / `find` expression. */
+export type Expr =
+  | { k: "and" | "or"; a: Expr; b: Expr }
+  | { k: "not"; e: Expr }
+  /** `key` alone tests "is set"; `opaque` marks an unquoted value with `/` or `:` (§1.6e: matches nothing). */
+  | { k: "cmp"; key: string; col: number; op?: CmpOp; value?: ValueNode; opaque?: boolean };
+
+/** An argument: `name=value`, or an unnamed one given the name of its position (`numbers`, `message`). */
+export interface NamedArg {
+  name: string;
+  value: ValueNode;
+  col: number;
+}
+
+export interface Statement {
+  menu: MenuNode;
+  name: string;
+  cmd: CommandDef;
+  col: number;
+  named: NamedArg[];
+  /** Bare modifiers such as `detail`, `as-value`. */
+  flags: string[];
+  where?: Expr;
+  /** True when the line only named a menu (`/disk`): a no-op over exec. */
+  menuOnly?: boolean;
+  /** The arguments as written (after the command word, trimmed): what latency rules match after the path. */
+  argsText?: string;
 }

@@ -1,9 +1,16 @@
 // Runs one command line: parse everything first (a parse error runs nothing), then run the commands in
 // order, stopping at the first runtime error like RouterOS (§2.2); output before the error is kept.
-import type { Statement, ValueNode } from "./ast.ts";
-import type { Call, ExecContext, MenuNode, SimServices } from "./commands.ts";
-import { menuNode } from "./commands.ts";
+import {
+  type Call,
+  type ExecContext,
+  type MenuNode,
+  menuNode,
+  type SimServices,
+  type Statement,
+  type ValueNode,
+} from "./commands.ts";
 import { CliError } from "./errors.ts";
+import type { LineResult } from "./line-result.ts";
 import { diskMenu } from "./menus/disk.ts";
 import { fileMenu } from "./menus/file.ts";
 import { ipMenu } from "./menus/ip.ts";
@@ -13,12 +20,7 @@ import { systemMenu } from "./menus/system.ts";
 import { type Grammar, parseLine } from "./parser.ts";
 import { indexValue, NIL, str, toText, type Value } from "./values.ts";
 
-export interface LineResult {
-  /** Console output before any error (CRLF line ends). */
-  output: string;
-  /** The RouterOS error text that stopped the line, without line end. */
-  error?: string;
-}
+export type { LineResult };
 
 export interface RunOptions {
   width: number;

@@ -27,7 +27,7 @@ import { mkdir, readdir, readFile, readlink, rmdir, symlink, unlink, writeFile }
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { run, runOk } from "../util/exec.ts";
-import type { LineResult } from "./interpreter.ts";
+import type { LineResult } from "./line-result.ts";
 import type { FileDiskState } from "./records.ts";
 
 export type NvmetMode = "auto" | "off" | "required";

@@ -11,8 +11,7 @@
 // Errors carry the 1-based column of the offending token: unknown command → `bad command name X`, unknown
 // argument or a bare `key=` followed by more text → `expected end of command`, anything else malformed →
 // `syntax error`. The whole line is parsed before anything runs, like RouterOS.
-import type { CmpOp, Expr, NamedArg, Statement, ValueNode } from "./ast.ts";
-import type { CommandDef, MenuNode } from "./commands.ts";
+import type { CmpOp, CommandDef, Expr, MenuNode, NamedArg, Statement, ValueNode } from "./commands.ts";
 import { badCommandName, expectedEndOfCommand, syntaxError } from "./errors.ts";
 import { Scanner } from "./scanner.ts";
 

@@ -5,7 +5,7 @@
 // - a bare `key` tests "is set": true for a set boolean, a non-empty string, a present number;
 // - an item without the property matches only `!=`;
 // - an unquoted operand containing `/` or `:` never equals anything (RouterOS reads those as operators).
-import type { Expr, ValueNode } from "./ast.ts";
+import type { Expr, ValueNode } from "./commands.ts";
 import { type Item, itemValue } from "./items.ts";
 import { toText, type Value } from "./values.ts";
 

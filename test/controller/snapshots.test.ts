@@ -4,7 +4,7 @@
 import { closeSync, openSync, readdirSync, readSync, statSync, writeSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageLocation, snapshotDir, volumeLocation } from "../../src/controller/snapshots/layout.ts";
+import { snapshotDir } from "../../src/controller/snapshots/layout.ts";
 import {
   layoutFor,
   methodFor,
@@ -17,6 +17,7 @@ import {
   encodeSnapshotRecord,
 } from "../../src/controller/snapshots/snapshot-record.ts";
 import { decodeRecord } from "../../src/controller/volume-record.ts";
+import { imageLocation, volumeLocation } from "../../src/controller/volumes/layout.ts";
 import {
   blockCap,
   type ControllerEnv,

@@ -1,7 +1,7 @@
 // The CLI grammar on its own: command forms, argument syntax and the error texts with their columns
 // (docs/routeros.md §1.4–1.6e, §2.3; tik4net §2–3).
 import { describe, expect, it } from "vitest";
-import type { Statement } from "../../src/sim/ast.ts";
+import type { Statement } from "../../src/sim/commands.ts";
 import { CliError } from "../../src/sim/errors.ts";
 import { buildGrammar } from "../../src/sim/interpreter.ts";
 import { parseLine } from "../../src/sim/parser.ts";

@@ -22,15 +22,8 @@ import type { CreateSnapshotResponse } from "../../csi/generated/csi/v1/CreateSn
 import type { DeleteSnapshotRequest__Output } from "../../csi/generated/csi/v1/DeleteSnapshotRequest.ts";
 import { type FileDisk, RdsError } from "../../rds/types.ts";
 import type { ControllerContext } from "../context.ts";
-import {
-  clearLeftover,
-  imageLocation,
-  parentDirOf,
-  poolOfImage,
-  removeImage,
-  removeLeftoversOf,
-  undoHalfMade,
-} from "./layout.ts";
+import { clearLeftover, removeImage, removeLeftoversOf, undoHalfMade } from "../volumes/images.ts";
+import { imageLocation, parentDirOf, poolOfImage } from "../volumes/layout.ts";
 import { methodFor, parseSnapshotParams, poolFacts } from "./method.ts";
 import { isSnapshotId, SNAPSHOT_NAME_MAX, snapshotIdForName } from "./snapshot-id.ts";
 import { decodeSnapshotRecord, encodeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts";

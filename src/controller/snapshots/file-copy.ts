@@ -5,7 +5,8 @@
 // (KubeVirt freezes the guest's file systems first; an unpublished volume is always quiet).
 import type { ControllerContext } from "../context.ts";
 import { writingFile } from "../settle.ts";
-import { type ImageLocation, snapshotDir } from "./layout.ts";
+import type { ImageLocation } from "../volumes/layout.ts";
+import { snapshotDir } from "./layout.ts";
 import type { SnapshotStrategy } from "./strategy.ts";
 
 /** The slowest full copy we plan for: the command's timeout grows with the size at this rate. */

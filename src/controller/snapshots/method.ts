@@ -2,7 +2,7 @@
 // VolumeSnapshotClass) and from what the appliance has: its RouterOS version and the pool's file system.
 //
 //   btrfs-subvolume  pool formatted btrfs, RouterOS 7.18+; the volume's image must live alone in its own
-//                    subvolume from creation (the "subvolume layout", layout.ts). Atomic, copy-on-write.
+//                    subvolume from creation (the "subvolume layout", volumes/layout.ts). Atomic, copy-on-write.
 //   file-copy        RouterOS 7.23+ (`/file copy`), any file system; reflinked or full copy, not atomic.
 //   auto (default)   btrfs-subvolume where the pool allows it, file-copy otherwise.
 //
@@ -10,7 +10,7 @@
 import { failedPrecondition, invalidArgument } from "../../csi/errors.ts";
 import type { ControllerContext } from "../context.ts";
 import { versionAtLeast } from "../context.ts";
-import type { ImageLocation, VolumeLayout } from "./layout.ts";
+import type { ImageLocation, VolumeLayout } from "../volumes/layout.ts";
 
 export type SnapshotMethod = "file-copy" | "btrfs-subvolume";
 export type MethodParam = "auto" | SnapshotMethod;

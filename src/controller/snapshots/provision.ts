@@ -31,7 +31,7 @@ import { type FileDisk, RdsError } from "../../rds/types.ts";
 import { allowedHostsFor } from "../allowed-hosts.ts";
 import { type ResolvedRange, sizeFits } from "../capacity-range.ts";
 import { type ControllerContext, checkOwner, type Volume } from "../context.ts";
-import { poolOf, storedParams, type VolumeParams } from "../params.ts";
+import { storedParams, type VolumeParams } from "../params.ts";
 import {
   decodeRecord,
   encodeRecord,
@@ -40,17 +40,17 @@ import {
   newRecord,
   type VolumeRecord,
 } from "../volume-record.ts";
-import { copyImage } from "./file-copy.ts";
+import { clearLeftover, undoHalfMade } from "../volumes/images.ts";
 import {
-  clearLeftover,
   type ImageLocation,
   imageLocation,
   parentDirOf,
   poolOfImage,
-  undoHalfMade,
   type VolumeLayout,
   volumeLocation,
-} from "./layout.ts";
+} from "../volumes/layout.ts";
+import { poolOf } from "../volumes/path.ts";
+import { copyImage } from "./file-copy.ts";
 import { canFileCopy, canSubvolume, layoutFor, type PoolFacts, poolFacts } from "./method.ts";
 import { loadSnapshot } from "./snapshot-store.ts";
 import { notPointInTime } from "./strategy.ts";

@@ -2,7 +2,7 @@
 // guarantees). A strategy only makes the snapshot's image; the record, idempotency, locking, cleanup and
 // error codes are the same for all of them (create-snapshot.ts).
 import type { ControllerContext } from "../context.ts";
-import type { ImageLocation } from "./layout.ts";
+import type { ImageLocation } from "../volumes/layout.ts";
 import type { PoolFacts, SnapshotMethod } from "./method.ts";
 
 export interface StrategyEnv {
