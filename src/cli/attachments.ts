@@ -104,13 +104,13 @@ export async function runAttachmentsCli(argv: string[]): Promise<void> {
     { createRdsClient },
     { ControllerContext },
     { StaticNodeRegistry },
-    { allVolumes },
+    { listVolumes },
     { releaseAttachments },
   ] = await Promise.all([
     import("../rds/client.ts"),
     import("../controller/context.ts"),
     import("../controller/node-registry.ts"),
-    import("../controller/queries.ts"),
+    import("../controller/volume-store.ts"),
     import("../controller/publish.ts"),
   ]);
   const { createLogger } = await import("../observability/logger.ts");
@@ -142,7 +142,7 @@ export async function runAttachmentsCli(argv: string[]): Promise<void> {
   });
   try {
     if (args.action === "list") {
-      const rows = (await allVolumes(c)).flatMap((v) =>
+      const rows = (await listVolumes(c)).flatMap((v) =>
         v.record.attachments.map((a) => ({
           volume: v.disk.slot,
           name: v.record.name,

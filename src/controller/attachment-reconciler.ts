@@ -16,8 +16,8 @@ import type { EventRecorder } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ControllerContext } from "./context.ts";
 import { releaseAttachments } from "./publish.ts";
-import { allVolumes } from "./queries.ts";
 import { type VolumeAttachmentLister, volumeAttachmentName } from "./volume-attachments.ts";
+import { listVolumes } from "./volume-store.ts";
 
 export const STALE_ATTACHMENT_REASON = "StaleAttachmentReleased";
 
@@ -76,7 +76,7 @@ export class AttachmentReconciler {
   async #pass(): Promise<Released[]> {
     const c = this.#c;
     const driver = c.opts.driverName;
-    const volumes = (await allVolumes(c)).filter((v) => v.record.instance === c.instance);
+    const volumes = (await listVolumes(c)).filter((v) => v.record.instance === c.instance);
     const recorded = volumes.flatMap((v) =>
       v.record.attachments.map((a) => ({ volume: v.disk.slot, node: a.node, generation: a.generation })),
     );

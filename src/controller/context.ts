@@ -1,12 +1,11 @@
-// Shared state of the controller service: its dependencies, the per-volume lock, and the helpers
-// every RPC uses to read and write volume records on the appliance.
-import { aborted, alreadyExists, failedPrecondition } from "../csi/errors.ts";
-import { isVolumeId } from "../csi/volume-id.ts";
+// Shared state of the controller service: its dependencies, the per-volume lock, and what is read once
+// per controller (RouterOS version, directories known to exist). Volume records: volume-store.ts.
+import { aborted } from "../csi/errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { FileDisk, RdsClient } from "../rds/types.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import type { NodeRegistry } from "./node-registry.ts";
-import { decodeRecord, instanceTag, type VolumeRecord } from "./volume-record.ts";
+import { instanceTag, type VolumeRecord } from "./volume-record.ts";
 
 export interface ControllerOptions {
   rds: RdsClient;
@@ -49,7 +48,8 @@ export class ControllerContext {
   readonly instance: string;
   /** Files a mutation with an unknown outcome may still be writing → when it started (settle.ts). */
   readonly unsettled = new Map<string, number>();
-  readonly #directories = new Set<string>();
+  /** Directories known to exist, or being made: concurrent creates share one check (and its exec). */
+  readonly #directories = new Map<string, Promise<void>>();
   #version?: Promise<string>;
 
   constructor(opts: ControllerOptions) {
@@ -66,28 +66,14 @@ export class ControllerContext {
     return this.opts.log;
   }
 
-  /**
-   * The volume with this id, or undefined when there is none, the disk is not one this driver made, or
-   * the id is not of the form this driver issues (then nothing is asked of the appliance).
-   */
-  async loadVolume(volumeId: string): Promise<Volume | undefined> {
-    if (!isVolumeId(volumeId)) return undefined;
-    const disk = await this.rds.getDisk(volumeId);
-    if (!disk) return undefined;
-    const record = decodeRecord(disk.comment);
-    if (!record) return undefined;
-    // Another cluster's volume on a shared RDS: never publish, grow, copy or delete it from here.
-    if (record.instance && record.instance !== this.instance)
-      throw failedPrecondition(
-        `volume ${volumeId} belongs to another rds-csi instance sharing this RDS (not --instance-id ${this.identity}); leaving it alone`,
-      );
-    return { disk, record };
-  }
-
-  async ensureDirectory(path: string): Promise<void> {
-    if (this.#directories.has(path)) return;
-    await this.rds.ensureDirectory(path);
-    this.#directories.add(path);
+  ensureDirectory(path: string): Promise<void> {
+    let made = this.#directories.get(path);
+    if (!made) {
+      made = this.rds.ensureDirectory(path);
+      this.#directories.set(path, made);
+      made.catch(() => this.#directories.delete(path)); // a failure is not remembered: ask again
+    }
+    return made;
   }
 
   /** The appliance's RouterOS version, read once per controller (a failure is not remembered). */
@@ -116,17 +102,6 @@ export class ControllerContext {
     if (!r.ok) throw aborted(`an operation on ${r.busy} is already in progress; retry later`);
     return r.value;
   }
-}
-
-/**
- * Refuses to adopt a volume that another driver instance recorded (two clusters sharing one RDS whose
- * names map to the same slot). Records older than instance tags carry none and are accepted.
- */
-export function checkOwner(c: ControllerContext, v: Volume, slot: string): void {
-  if (v.record.instance && v.record.instance !== c.instance)
-    throw alreadyExists(
-      `disk slot ${slot} holds a volume of another rds-csi instance (another cluster sharing this RDS, or a different --instance-id); refusing to adopt it`,
-    );
 }
 
 export function versionAtLeast(version: string, min: readonly number[]): boolean {

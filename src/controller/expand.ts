@@ -7,7 +7,7 @@ import { isVolumeId } from "../csi/volume-id.ts";
 import { RdsError } from "../rds/types.ts";
 import { resolveCapacity } from "./capacity-range.ts";
 import type { ControllerContext } from "./context.ts";
-import { saveVolume } from "./volume-store.ts";
+import { loadVolume, saveVolume } from "./volume-store.ts";
 import { poolOf } from "./volumes/path.ts";
 
 export async function controllerExpand(
@@ -23,7 +23,7 @@ export async function controllerExpand(
   // rescan, and an appliance's namespace-changed event is not something to rely on.
   const nodeExpansionRequired = true;
   return c.exclusive([`vol:${id}`], async () => {
-    const v = await c.loadVolume(id);
+    const v = await loadVolume(c, id);
     if (!v) throw notFound(`volume ${id} does not exist`);
     // Never shrink: a limit below the current size cannot be met (OUT_OF_RANGE), whatever required_bytes says.
     if (range.limit && v.disk.sizeBytes > range.limit)

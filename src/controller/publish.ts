@@ -10,9 +10,8 @@ import { isVolumeId } from "../csi/volume-id.ts";
 import { allowedHostsFor } from "./allowed-hosts.ts";
 import { planPublish } from "./attachments.ts";
 import type { ControllerContext, Volume } from "./context.ts";
-import { allVolumes } from "./queries.ts";
 import { type Attachment, NODE_ID_MAX_BYTES } from "./volume-record.ts";
-import { saveVolume } from "./volume-store.ts";
+import { listVolumes, loadVolume, saveVolume } from "./volume-store.ts";
 
 /** What the node needs for this attachment, through the contract module's validation (volume-context.ts). */
 export function publishContext(
@@ -77,7 +76,7 @@ export async function controllerPublish(
   const cap = describeCapability(req.volume_capability);
   if (!isVolumeId(id)) throw notFound(`volume ${id} does not exist`);
   return c.exclusive([`vol:${id}`], async () => {
-    const v = await c.loadVolume(id);
+    const v = await loadVolume(c, id);
     if (!v) throw notFound(`volume ${id} does not exist`);
     if (!(await c.opts.nodes.has(nodeId)))
       throw notFound(`node ${nodeId} does not exist (${c.opts.nodes.description})`);
@@ -102,7 +101,7 @@ export async function controllerPublish(
 async function checkAttachLimit(c: ControllerContext, nodeId: string, volumeId: string): Promise<void> {
   const max = c.opts.maxVolumesPerNode ?? 0;
   if (!max) return;
-  const attached = (await allVolumes(c)).filter(
+  const attached = (await listVolumes(c)).filter(
     (v) => v.disk.slot !== volumeId && v.record.attachments.some((a) => a.node === nodeId),
   );
   if (attached.length >= max)
@@ -134,7 +133,7 @@ export async function releaseAttachments(
   which: { node?: string; generation?: number },
 ): Promise<string[]> {
   return c.exclusive([`vol:${id}`], async () => {
-    const v = await c.loadVolume(id);
+    const v = await loadVolume(c, id);
     if (!v) return []; // gone: nothing is attached to it any more
     const gone = v.record.attachments.filter(
       (a) =>

@@ -11,12 +11,12 @@ import type { ValidateVolumeCapabilitiesRequest__Output } from "../csi/generated
 import type { ValidateVolumeCapabilitiesResponse } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesResponse.ts";
 import { segmentIsOurs } from "../csi/topology.ts";
 import { encodeVolumeContext } from "../csi/volume-context.ts";
-import { isVolumeId, VOLUME_SLOT_PREFIXES } from "../csi/volume-id.ts";
+import { isVolumeId } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { MIN_VOLUME_BYTES } from "./capacity-range.ts";
 import type { ControllerContext, Volume } from "./context.ts";
 import { parseParams } from "./params.ts";
-import { decodeRecord } from "./volume-record.ts";
+import { loadVolume, listVolumes as storedVolumes } from "./volume-store.ts";
 import { poolOf } from "./volumes/path.ts";
 
 /**
@@ -65,7 +65,7 @@ export async function validateVolumeCapabilities(
 ): Promise<ValidateVolumeCapabilitiesResponse> {
   const id = required(req.volume_id, "volume_id");
   if (!req.volume_capabilities?.length) throw invalidArgument("volume_capabilities is required");
-  const v = await c.loadVolume(id);
+  const v = await loadVolume(c, id);
   if (!v) throw notFound(`volume ${id} does not exist`);
   const problem = req.volume_capabilities.map(capabilityProblem).find(Boolean);
   if (problem) return { message: problem };
@@ -83,17 +83,6 @@ export async function validateVolumeCapabilities(
   };
 }
 
-export async function allVolumes(c: ControllerContext): Promise<Volume[]> {
-  const out: Volume[] = [];
-  for (const prefix of VOLUME_SLOT_PREFIXES) {
-    for (const disk of await c.rds.listDisks(prefix)) {
-      const record = decodeRecord(disk.comment);
-      if (record) out.push({ disk, record });
-    }
-  }
-  return out.sort((a, b) => (a.disk.slot < b.disk.slot ? -1 : a.disk.slot > b.disk.slot ? 1 : 0));
-}
-
 // The page token is the last volume id of the previous page: stable while volumes come and go.
 export async function listVolumes(
   c: ControllerContext,
@@ -104,7 +93,7 @@ export async function listVolumes(
   const token = req.starting_token ?? "";
   if (token && !isVolumeId(token))
     throw aborted(`starting_token "${token}" is not a token this driver issued`);
-  const volumes = (await allVolumes(c)).filter((v) => !token || v.disk.slot > token);
+  const volumes = (await storedVolumes(c)).filter((v) => !token || v.disk.slot > token);
   const page = max > 0 ? volumes.slice(0, max) : volumes;
   const next = max > 0 && volumes.length > max ? page[page.length - 1]!.disk.slot : "";
   return {
@@ -121,7 +110,7 @@ export async function controllerGetVolume(
   req: ControllerGetVolumeRequest__Output,
 ): Promise<ControllerGetVolumeResponse> {
   const id = required(req.volume_id, "volume_id");
-  const v = await c.loadVolume(id);
+  const v = await loadVolume(c, id);
   if (!v) throw notFound(`volume ${id} does not exist`);
   return { volume: volumeInfo(v, undefined, c.opts.topology), status: volumeStatus(v) };
 }

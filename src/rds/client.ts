@@ -6,6 +6,7 @@
 // because RouterOS can print nothing and still not have done what was asked (a `[find]` that matched
 // nothing is a silent no-op).
 import type { Logger } from "../observability/logger.ts";
+import { batchLine, type Part, splitBatch } from "./batch.ts";
 import {
   RosCommand,
   SENTINEL,
@@ -28,11 +29,14 @@ import {
   type AddFileDiskSpec,
   type DiskChanges,
   type FileDisk,
+  type Lookup,
+  type LookupResult,
   type Pool,
   type RdsClient,
   type RdsConnectionConfig,
   RdsError,
   type RdsFile,
+  type Removal,
   type SubvolumeSpec,
   type SystemInfo,
 } from "./types.ts";
@@ -81,10 +85,48 @@ export class SshRdsClient implements RdsClient {
   }
 
   async getDisk(slot: string): Promise<FileDisk | undefined> {
-    const cmd = diskPrint().where("slot", val.quoted(validateSlot(slot)));
-    const records = await this.#printDetail(cmd, DISK_KEYS);
-    const match = records.find((r) => r.props.get("slot") === slot && r.props.get("type") === "file");
-    return match ? this.#typed(match, toFileDisk, cmd) : undefined;
+    const cmd = diskBySlot(slot);
+    return this.#diskIn(
+      this.#parse(await this.#read(withSentinel(cmd), cmd.verb), cmd, DISK_KEYS),
+      slot,
+      cmd,
+    );
+  }
+
+  async lookup(reads: Lookup): Promise<LookupResult> {
+    const wanted: Array<{ cmd: RosCommand; take: (text: string, out: LookupResult) => void }> = [];
+    if (reads.disk !== undefined) {
+      const slot = reads.disk;
+      const cmd = diskBySlot(slot);
+      wanted.push({
+        cmd,
+        take: (t, out) => set(out, "disk", this.#diskIn(this.#parse(t, cmd, DISK_KEYS), slot, cmd)),
+      });
+    }
+    if (reads.file !== undefined) {
+      const name = reads.file;
+      const cmd = fileByName(name);
+      wanted.push({
+        cmd,
+        take: (t, out) => set(out, "file", this.#fileIn(this.#parse(t, cmd, FILE_KEYS), name, cmd)),
+      });
+    }
+    if (reads.pool !== undefined) {
+      const mountPoint = reads.pool;
+      const cmd = poolByMountPoint(mountPoint);
+      wanted.push({
+        cmd,
+        take: (t, out) => set(out, "pool", this.#poolIn(this.#parse(t, cmd, DISK_KEYS), mountPoint, cmd)),
+      });
+    }
+    const out: LookupResult = {};
+    if (wanted.length === 0) return out;
+    const texts = await this.#batch(
+      wanted.map((w) => ({ commands: [w.cmd], mutation: false })),
+      wanted.length === 1 ? wanted[0]!.cmd.verb : "batch read",
+    );
+    for (const [i, w] of wanted.entries()) w.take(texts[i]!, out);
+    return out;
   }
 
   async listDisks(slotPrefix: string): Promise<FileDisk[]> {
@@ -124,9 +166,12 @@ export class SshRdsClient implements RdsClient {
           spec.allowedHosts === undefined ? undefined : val.hostNqns(spec.allowedHosts),
         );
     }
-    await this.#mutate([add], spec.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs);
-
-    const disk = await this.getDisk(spec.slot);
+    // The read back rides in the same exec (batch.ts): one round trip, and the add's error is its own.
+    const disk = await this.#mutateThenReadDisk(
+      [add],
+      spec.slot,
+      spec.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs,
+    );
     if (!disk) throw new RdsError("failure", `verify after /disk add: disk ${spec.slot} does not exist`);
     const expected: Partial<FileDisk> = {
       filePath: spec.filePath,
@@ -173,13 +218,13 @@ export class SshRdsClient implements RdsClient {
           new RosCommand("/disk", "set").findWhereAll(after).arg("nvme-tcp-export", val.bool(true)),
         ]
       : [];
-    await this.#mutate(
+    // `set [find ...]` on a missing slot is a silent no-op: only reading back tells. The read back rides
+    // in the same exec, after the set (and the bounce) ran.
+    const disk = await this.#mutateThenReadDisk(
       [set, ...bounce],
+      slot,
       changes.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs,
     );
-
-    // `set [find ...]` on a missing slot is a silent no-op: only reading back tells.
-    const disk = await this.getDisk(slot);
     if (!disk) throw new RdsError("not-found", `no disk with slot ${slot}`);
     if (changes.ifComment !== undefined && disk.comment !== (changes.comment ?? changes.ifComment))
       throw new RdsError(
@@ -199,22 +244,23 @@ export class SshRdsClient implements RdsClient {
   }
 
   async removeDisk(slot: string): Promise<void> {
-    // Export off first, in the same command line so no initiator keeps writing to a disk that is going
-    // away; a runtime error stops the line, so the remove never runs if disabling failed. An empty
-    // `[find]` changes nothing and prints nothing: a missing slot is not an error.
-    const where = val.quoted(validateSlot(slot));
-    await this.#mutate([
-      new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(false)),
-      new RosCommand("/disk", "remove").findWhere("slot", where),
-    ]);
+    await this.#mutate(diskRemoval(slot));
+  }
+
+  async removeAll(removals: readonly Removal[]): Promise<void> {
+    const commands = removals.flatMap((r) =>
+      "disk" in r
+        ? diskRemoval(r.disk)
+        : "file" in r
+          ? [fileRemoval(r.file)]
+          : [subvolumeRemoval(r.subvolume)],
+    );
+    if (commands.length > 0) await this.#mutate(commands);
   }
 
   async getFile(name: string): Promise<RdsFile | undefined> {
-    const cmd = filePrint().where("name", val.quoted(validateFilePath(name)));
-    const match = (await this.#printDetail(cmd, FILE_KEYS)).find(
-      (r) => stripSlash(r.props.get("name")) === name,
-    );
-    return match ? this.#typed(match, toRdsFile, cmd) : undefined;
+    const cmd = fileByName(name);
+    return this.#fileIn(await this.#printDetail(cmd, FILE_KEYS), name, cmd);
   }
 
   async listFiles(prefix: string): Promise<RdsFile[]> {
@@ -226,9 +272,7 @@ export class SshRdsClient implements RdsClient {
   }
 
   async removeFile(name: string): Promise<void> {
-    await this.#mutate([
-      new RosCommand("/file", "remove").findWhere("name", val.quoted(validateFilePath(name))),
-    ]);
+    await this.#mutate([fileRemoval(name)]);
   }
 
   async copyFile(source: string, destination: string, opts: { timeoutMs?: number } = {}): Promise<void> {
@@ -270,13 +314,7 @@ export class SshRdsClient implements RdsClient {
   }
 
   async removeSubvolume(name: string): Promise<void> {
-    // The manual removes a snapshot made as `name=Snapshots/x` with `[find where name=x]`: whether `name`
-    // reads back as the whole path or its last component is unclear, so match either (the driver's last
-    // components are unique ids). An empty `[find]` removes nothing: a missing subvolume is not an error.
-    const path = validateFilePath(name);
-    const last = path.slice(path.lastIndexOf("/") + 1);
-    const names = last === path ? [val.quoted(path)] : [val.quoted(path), val.quoted(last)];
-    await this.#mutate([new RosCommand("/disk/btrfs/subvolume", "remove").findWhereAny("name", names)]);
+    await this.#mutate([subvolumeRemoval(name)]);
   }
 
   async ensureDirectory(name: string): Promise<void> {
@@ -286,11 +324,8 @@ export class SshRdsClient implements RdsClient {
   }
 
   async getPool(mountPoint: string): Promise<Pool | undefined> {
-    const cmd = diskPrint().where("mount-point", val.quoted(validateMountPoint(mountPoint)));
-    const match = (await this.#printDetail(cmd, DISK_KEYS)).find(
-      (r) => stripSlash(r.props.get("mount-point")) === mountPoint,
-    );
-    return match ? this.#typed(match, toPool, cmd) : undefined;
+    const cmd = poolByMountPoint(mountPoint);
+    return this.#poolIn(await this.#printDetail(cmd, DISK_KEYS), mountPoint, cmd);
   }
 
   async systemInfo(): Promise<SystemInfo> {
@@ -343,17 +378,59 @@ export class SshRdsClient implements RdsClient {
     checkResult(result, line, { mutation: true });
   }
 
+  /** Runs the parts in one exec (batch.ts) and returns each part's output. */
+  async #batch(parts: Part[], verb: string, timeoutMs?: number): Promise<string[]> {
+    const line = batchLine(parts);
+    const result = await this.#conn.exec(line, { verb, ...(timeoutMs ? { timeoutMs } : {}) });
+    return splitBatch(result, parts);
+  }
+
+  /** The mutation, then the disk read back, in one exec. */
+  async #mutateThenReadDisk(
+    commands: RosCommand[],
+    slot: string,
+    timeoutMs?: number,
+  ): Promise<FileDisk | undefined> {
+    const print = diskBySlot(slot);
+    const [, text] = await this.#batch(
+      [
+        { commands, mutation: true },
+        { commands: [print], mutation: false },
+      ],
+      commands[0]?.verb ?? "other",
+      timeoutMs,
+    );
+    return this.#diskIn(this.#parse(text!, print, DISK_KEYS), slot, print);
+  }
+
   async #printDetail(cmd: RosCommand, keys: ReadonlySet<string>): Promise<DetailRecord[]> {
-    const line = withSentinel(cmd);
-    const text = await this.#read(line, cmd.verb);
+    return this.#parse(await this.#read(withSentinel(cmd), cmd.verb), cmd, keys);
+  }
+
+  #parse(text: string, cmd: RosCommand, keys: ReadonlySet<string>): DetailRecord[] {
     try {
       return parsePrintDetail(text, { knownKeys: keys });
     } catch (e) {
       throw new RdsError("failure", `unexpected RouterOS output: ${(e as Error).message}`, {
-        command: line,
+        command: cmd.render(),
         cause: e,
       });
     }
+  }
+
+  #diskIn(records: DetailRecord[], slot: string, cmd: RosCommand): FileDisk | undefined {
+    const match = records.find((r) => r.props.get("slot") === slot && r.props.get("type") === "file");
+    return match ? this.#typed(match, toFileDisk, cmd) : undefined;
+  }
+
+  #fileIn(records: DetailRecord[], name: string, cmd: RosCommand): RdsFile | undefined {
+    const match = records.find((r) => stripSlash(r.props.get("name")) === name);
+    return match ? this.#typed(match, toRdsFile, cmd) : undefined;
+  }
+
+  #poolIn(records: DetailRecord[], mountPoint: string, cmd: RosCommand): Pool | undefined {
+    const match = records.find((r) => stripSlash(r.props.get("mount-point")) === mountPoint);
+    return match ? this.#typed(match, toPool, cmd) : undefined;
   }
 
   #typed<T>(record: DetailRecord, map: (r: DetailRecord) => T, cmd: RosCommand): T {
@@ -373,6 +450,38 @@ const commentValue = (comment: string) => val.quoted(validateComment(comment));
 const diskPrint = () => new RosCommand("/disk", "print").option("detail");
 const filePrint = () => new RosCommand("/file", "print").option("detail");
 const stripSlash = (s: string | undefined) => s?.replace(/^\/+/, "");
+const diskBySlot = (slot: string) => diskPrint().where("slot", val.quoted(validateSlot(slot)));
+const fileByName = (name: string) => filePrint().where("name", val.quoted(validateFilePath(name)));
+const poolByMountPoint = (mountPoint: string) =>
+  diskPrint().where("mount-point", val.quoted(validateMountPoint(mountPoint)));
+
+function set<K extends keyof LookupResult>(out: LookupResult, key: K, value: LookupResult[K]): void {
+  if (value !== undefined) out[key] = value;
+}
+
+// Export off first, in the same command line so no initiator keeps writing to a disk that is going away;
+// a runtime error stops the line, so the remove never runs if disabling failed. An empty `[find]` changes
+// nothing and prints nothing: a missing slot is not an error.
+function diskRemoval(slot: string): RosCommand[] {
+  const where = val.quoted(validateSlot(slot));
+  return [
+    new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(false)),
+    new RosCommand("/disk", "remove").findWhere("slot", where),
+  ];
+}
+
+const fileRemoval = (name: string) =>
+  new RosCommand("/file", "remove").findWhere("name", val.quoted(validateFilePath(name)));
+
+// The manual removes a snapshot made as `name=Snapshots/x` with `[find where name=x]`: whether `name`
+// reads back as the whole path or its last component is unclear, so match either (the driver's last
+// components are unique ids). An empty `[find]` removes nothing: a missing subvolume is not an error.
+function subvolumeRemoval(name: string): RosCommand {
+  const path = validateFilePath(name);
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  const names = last === path ? [val.quoted(path)] : [val.quoted(path), val.quoted(last)];
+  return new RosCommand("/disk/btrfs/subvolume", "remove").findWhereAny("name", names);
+}
 
 /** Throws RdsError("failure") listing every field that differs from what was written. */
 function verify(what: string, disk: FileDisk, expected: Partial<FileDisk>): void {

@@ -116,19 +116,45 @@ export class RdsError extends Error {
   }
 }
 
+/** Reads made together in one exec (RdsClient.lookup): a disk by slot, a file by name, a pool. */
+export interface Lookup {
+  disk?: string;
+  file?: string;
+  pool?: string;
+}
+
+/** What a Lookup found; a key is absent when that item does not exist (or was not asked for). */
+export interface LookupResult {
+  disk?: FileDisk;
+  file?: RdsFile;
+  pool?: Pool;
+}
+
+/** One thing to remove (RdsClient.removeAll); a missing one is not an error. */
+export type Removal = { disk: string } | { file: string } | { subvolume: string };
+
 export interface RdsClient {
   /** undefined when no disk has that slot. */
   getDisk(slot: string): Promise<FileDisk | undefined>;
+  /** Several independent reads in one exec: one round trip instead of one per read. */
+  lookup(reads: Lookup): Promise<LookupResult>;
   /** File disks whose slot starts with the prefix. */
   listDisks(slotPrefix: string): Promise<FileDisk[]>;
-  /** `/disk add type=file ...`, then reads the disk back and checks it (verify after write): returns what
-   * the appliance now holds. Throws RdsError("exists") if the slot is taken, ("no-space") when full. */
+  /** `/disk add type=file ...`, then reads the disk back in the same exec and checks it (verify after
+   * write): returns what the appliance now holds. Throws RdsError("exists") if the slot is taken,
+   * ("no-space") when full. */
   addFileDisk(spec: AddFileDiskSpec): Promise<FileDisk>;
-  /** `/disk set`, verified by reading back; throws RdsError("not-found") if the slot does not exist. */
+  /** `/disk set`, verified by reading back in the same exec; throws RdsError("not-found") if the slot does
+   * not exist, ("conflict") when a compare-and-set missed. */
   setDisk(slot: string, changes: DiskChanges): Promise<FileDisk>;
   /** Disables the export and removes the `/disk` item in one command line; a missing slot is not an
    * error. The backing file stays (RouterOS behaviour): remove it with removeFile. */
   removeDisk(slot: string): Promise<void>;
+  /**
+   * Removes the items in order in one exec (a disk with its export switched off first, as removeDisk);
+   * the line stops at the first error, so a later removal never runs when an earlier one failed.
+   */
+  removeAll(removals: readonly Removal[]): Promise<void>;
   getFile(name: string): Promise<RdsFile | undefined>;
   /** Files whose name starts with the prefix (no leading slash). */
   listFiles(prefix: string): Promise<RdsFile[]>;

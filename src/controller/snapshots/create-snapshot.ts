@@ -22,6 +22,7 @@ import type { CreateSnapshotResponse } from "../../csi/generated/csi/v1/CreateSn
 import type { DeleteSnapshotRequest__Output } from "../../csi/generated/csi/v1/DeleteSnapshotRequest.ts";
 import { type FileDisk, RdsError } from "../../rds/types.ts";
 import type { ControllerContext } from "../context.ts";
+import { loadVolume } from "../volume-store.ts";
 import { clearLeftover, removeImage, removeLeftoversOf, undoHalfMade } from "../volumes/images.ts";
 import { imageLocation, parentDirOf, poolOfImage } from "../volumes/layout.ts";
 import { methodFor, parseSnapshotParams, poolFacts } from "./method.ts";
@@ -46,7 +47,7 @@ export async function createSnapshot(
     const existing = await existingSnapshot(c, id, name, sourceId);
     if (existing) return { snapshot: snapshotInfo(existing) };
 
-    const source = await c.loadVolume(sourceId);
+    const source = await loadVolume(c, sourceId);
     if (!source) throw notFound(`source volume ${sourceId} does not exist`);
     const sourceImage = imageLocation(source.disk.filePath, source.disk.slot);
     const facts = await poolFacts(c, poolOfImage(sourceImage));
@@ -82,7 +83,7 @@ export async function createSnapshot(
       await strategy.take({ c, facts }, sourceImage, target, size);
       if (!strategy.atomic) {
         // The lock is in-process: another controller may have published the volume during the copy.
-        const now = await c.loadVolume(sourceId);
+        const now = await loadVolume(c, sourceId);
         if (now?.record.attachments.length)
           throw aborted(
             notPointInTime(

@@ -1,17 +1,24 @@
 // Image operations on the appliance shared by volumes and snapshots: existence, removal, clearing what an
 // interrupted attempt left, undoing a half-made create, and finding leftovers of a deleted id.
+import type { Removal } from "../../rds/types.ts";
 import type { ControllerContext } from "../context.ts";
 import { ensureSettled, timedOut } from "../settle.ts";
 import { type ImageLocation, SUBVOLUME_IMAGE, subvolumeDir, withoutPool } from "./layout.ts";
 
-/** Removes an image (and its subvolume); missing parts are not an error. The `/disk` item must be gone. */
+/**
+ * What removing an image takes, in order: the file, then its subvolume (with what is left in it), then
+ * the subvolume's directory: a plain directory (not a subvolume) would survive the subvolume remove, and
+ * an empty one can go as a file. Missing parts are not an error (an empty `[find]` is a no-op).
+ */
+export function imageRemovals(loc: ImageLocation): Removal[] {
+  const dir = subvolumeDir(loc);
+  if (loc.subvolume === undefined || dir === undefined) return [{ file: loc.filePath }];
+  return [{ file: loc.filePath }, { subvolume: loc.subvolume }, { file: dir }];
+}
+
+/** Removes an image (and its subvolume) in one exec. The `/disk` item must be gone. */
 export async function removeImage(c: ControllerContext, loc: ImageLocation): Promise<void> {
-  await c.rds.removeFile(loc.filePath);
-  if (loc.subvolume === undefined) return;
-  await c.rds.removeSubvolume(loc.subvolume);
-  // A plain directory (not a subvolume) would survive the subvolume remove: an empty one can go as a file.
-  const dir = subvolumeDir(loc)!;
-  if (await c.rds.getFile(dir)) await c.rds.removeFile(dir);
+  await c.rds.removeAll(imageRemovals(loc));
 }
 
 /** Is anything of this image on the appliance (the file, or its subvolume's directory)? */
@@ -65,8 +72,8 @@ export async function undoHalfMade(
   try {
     const disk = await c.rds.getDisk(id);
     if (disk && !added) return;
-    if (disk) await c.rds.removeDisk(id);
-    await removeImage(c, target);
+    // The disk item (when this call added it) and the image, in one exec.
+    await c.rds.removeAll([...(disk ? [{ disk: id }] : []), ...imageRemovals(target)]);
   } catch (err) {
     c.log.warn({ slot: id, err }, `could not remove a half-made ${what}; a retry of the call will`);
   }

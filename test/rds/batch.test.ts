@@ -1,0 +1,161 @@
+// Several parts in one exec (src/rds/batch.ts): each part gets exactly its own output, and an error is
+// attributed to the part it stopped in, with that part's commands in the RdsError. Over real SSH against
+// the simulator, and on raw outputs for the shapes a real appliance may produce (errors on stderr).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/observability/logger.ts";
+import { batchLine, type Part, splitBatch } from "../../src/rds/batch.ts";
+import { createRdsClient } from "../../src/rds/client.ts";
+import { RosCommand, val } from "../../src/rds/command.ts";
+import { type RdsClient, RdsError } from "../../src/rds/types.ts";
+import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
+
+const GiB = 2 ** 30;
+let rds: EmbeddedRds;
+let client: RdsClient;
+
+beforeAll(async () => {
+  rds = await startEmbeddedRds({});
+  client = createRdsClient(
+    {
+      host: rds.sim.host,
+      port: rds.sim.port,
+      user: rds.user,
+      privateKey: rds.privateKey,
+      hostKey: rds.sim.hostKeyFingerprint,
+    },
+    silentLogger,
+  );
+  await client.ensureDirectory("storage-pool/batch");
+});
+
+afterAll(async () => {
+  await client?.close();
+  await rds?.close();
+});
+
+const add = (slot: string) => ({
+  slot,
+  filePath: `storage-pool/batch/${slot}.img`,
+  fileSizeBytes: GiB,
+  comment: "rds-csi:2:batch",
+  nvmeExport: true,
+  nvmePort: 4420,
+});
+
+async function thrown(p: Promise<unknown>): Promise<RdsError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof RdsError) return err;
+    throw err;
+  }
+  throw new Error("expected an RdsError");
+}
+
+/** Exec lines the simulator received while `fn` ran. */
+async function execsOf(fn: () => Promise<unknown>): Promise<string[]> {
+  const before = rds.sim.commandLog.length;
+  await fn();
+  return rds.sim.commandLog.slice(before).map((e) => e.command);
+}
+
+describe("batched execs over SSH", () => {
+  it("lookup reads a disk, a file and a pool in one exec, each from its own part", async () => {
+    await client.addFileDisk(add("pvc-batch-1"));
+    let found: Awaited<ReturnType<RdsClient["lookup"]>> = {};
+    const lines = await execsOf(async () => {
+      found = await client.lookup({
+        disk: "pvc-batch-1",
+        file: "storage-pool/batch/pvc-batch-1.img",
+        pool: "storage-pool",
+      });
+    });
+    expect(lines).toHaveLength(1);
+    expect(found.disk).toMatchObject({ slot: "pvc-batch-1", sizeBytes: GiB });
+    expect(found.file).toMatchObject({ name: "storage-pool/batch/pvc-batch-1.img", sizeBytes: GiB });
+    expect(found.pool).toMatchObject({ mountPoint: "storage-pool" });
+    // Absent items are absent, not mixed up with their neighbours' output.
+    const none = await client.lookup({ disk: "pvc-batch-none", file: "storage-pool/batch/none.img" });
+    expect(none).toEqual({});
+  });
+
+  it("add with its read-back is one exec; an add that fails is the add's error, and the read-back never ran", async () => {
+    expect(await execsOf(() => client.addFileDisk(add("pvc-batch-2")))).toHaveLength(1);
+    const log = rds.sim.commandLog;
+    const before = log.length;
+    const err = await thrown(client.addFileDisk(add("pvc-batch-2")));
+    expect(err.kind).toBe("exists");
+    expect(err.command).toMatch(/^\/disk add /);
+    expect(err.command).not.toContain("print");
+    const entry = log.slice(before);
+    expect(entry).toHaveLength(1);
+    expect(entry[0]!.commands.some((c) => c.startsWith("/disk print"))).toBe(false);
+  });
+
+  it("removeAll removes a disk and its file in one exec; missing items are not an error", async () => {
+    const lines = await execsOf(() =>
+      client.removeAll([{ disk: "pvc-batch-2" }, { file: "storage-pool/batch/pvc-batch-2.img" }]),
+    );
+    expect(lines).toHaveLength(1);
+    expect(await client.getDisk("pvc-batch-2")).toBeUndefined();
+    expect(await client.getFile("storage-pool/batch/pvc-batch-2.img")).toBeUndefined();
+    await client.removeAll([{ disk: "pvc-batch-2" }, { file: "storage-pool/batch/pvc-batch-2.img" }]);
+  });
+});
+
+describe("splitBatch on raw outputs", () => {
+  const parts: Part[] = [
+    {
+      commands: [
+        new RosCommand("/disk", "set")
+          .findWhere("slot", val.quoted("a"))
+          .arg("nvme-tcp-export", val.bool(true)),
+      ],
+      mutation: true,
+    },
+    { commands: [new RosCommand("/disk", "print").option("detail")], mutation: false },
+  ];
+
+  it("renders markers between the parts and the sentinel at the end", () => {
+    expect(batchLine(parts)).toBe(
+      '/disk set [find where slot="a"] nvme-tcp-export=yes; :put "__RDS_PART__1"; /disk print detail; :put "__RDS_OK__"',
+    );
+  });
+
+  it("gives each part its own output", () => {
+    expect(
+      splitBatch({ stdout: "\r\n__RDS_PART__1\r\n 0 slot=a\r\n__RDS_OK__\r\n", stderr: "", code: 0 }, parts),
+    ).toEqual(["", " 0 slot=a"]);
+  });
+
+  it("attributes an error to the part it stopped in, on stdout or on stderr", () => {
+    const first = (() => {
+      try {
+        splitBatch({ stdout: "failure: no such item\r\n", stderr: "", code: 0 }, parts);
+      } catch (e) {
+        return e as RdsError;
+      }
+    })();
+    expect(first?.kind).toBe("not-found");
+    expect(first?.command).toMatch(/^\/disk set /);
+    const second = (() => {
+      try {
+        splitBatch({ stdout: "__RDS_PART__1\r\n", stderr: "not enough permissions (9)\r\n", code: 1 }, parts);
+      } catch (e) {
+        return e as RdsError;
+      }
+    })();
+    expect(second?.kind).toBe("permission");
+    expect(second?.command).toBe("/disk print detail");
+  });
+
+  it("refuses output before a mutation's marker, and a missing marker even with the sentinel", () => {
+    expect(() =>
+      splitBatch(
+        { stdout: "warning: something\r\n__RDS_PART__1\r\n__RDS_OK__\r\n", stderr: "", code: 0 },
+        parts,
+      ),
+    ).toThrow(/something/);
+    expect(() => splitBatch({ stdout: "__RDS_OK__\r\n", stderr: "", code: 0 }, parts)).toThrow(/marker/);
+  });
+});
