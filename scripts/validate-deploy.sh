@@ -124,6 +124,12 @@ grep -A3 '^parameters:' "$OUT/helm-testing-loop.yaml" | grep -q 'snapshotMethod:
 echo "ok: VolumeSnapshotClass parameters render"
 grep -q 'lib-modules' "$OUT/helm-minimal.yaml" && die "kernel modules mounted although node.loadKernelModule=false"
 echo "ok: no kernel modules mount without node.loadKernelModule"
+# Controller and nodes must agree on the appliance's topology segment (issue 17 item 1): without it on the
+# nodes, the provisioner's capacity objects churn and WaitForFirstConsumer pods wait ~100 s.
+awk '/^kind: DaemonSet/{ds=1} /^---/{ds=0} ds' "$OUT/helm-minimal.yaml" | grep -q 'key: RDS_CSI_APPLIANCE_NAME' ||
+  die "the node DaemonSet does not take RDS_CSI_APPLIANCE_NAME from the ConfigMap"
+grep -q 'RDS_CSI_APPLIANCE_NAME: "rds"' "$OUT/helm-minimal.yaml" || die "the ConfigMap has no RDS_CSI_APPLIANCE_NAME"
+echo "ok: controller and nodes share the appliance name (topology segment)"
 
 step "Helm 3 renders the same objects as Helm 4"
 for values in "$CHART"/ci/*-values.yaml; do
