@@ -1,4 +1,4 @@
-// The CSI spec v1.12.0 services for grpc-js, built once from generated/csi-descriptor.json (made from
+// The CSI spec v1.12.0 services for grpc-js, built once from generated/csi-descriptor.ts (made from
 // proto/csi.proto by scripts/csi-descriptor.ts). Messages follow the CSI conventions for Node, exactly as
 // @grpc/proto-loader would with these options: field names as in the .proto, int64 as strings (converted
 // to numbers at the edge, see ./int64.ts), enums as strings, defaults filled, set oneof named.
@@ -6,12 +6,10 @@
 // Why not proto-loader: it parses the .proto at start and builds descriptor objects gRPC never reads;
 // protobufjs' light build (no parser) reading the pre-built JSON costs about 8 MiB less resident memory in
 // every node plugin (measured with bench/node.ts). The wire functions are proto-loader's, one to one.
-import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs/light.js";
 import type { ProtoGrpcType } from "./generated/csi.ts";
-
-const DESCRIPTOR = new URL("./generated/csi-descriptor.json", import.meta.url);
+import { CSI_DESCRIPTOR_JSON } from "./generated/csi-descriptor.ts";
 
 /** What proto-loader's `longs: String, enums: String, defaults: true, oneofs: true` mean for toObject. */
 export const TO_OBJECT: protobuf.IConversionOptions = {
@@ -50,7 +48,7 @@ let cached: CsiServices | undefined;
 
 export function loadCsi(): CsiServices {
   if (!cached) {
-    const root = protobuf.Root.fromJSON(JSON.parse(readFileSync(DESCRIPTOR, "utf8")));
+    const root = protobuf.Root.fromJSON(JSON.parse(CSI_DESCRIPTOR_JSON));
     root.resolveAll();
     const v1: Record<string, grpc.ServiceClientConstructor> = {};
     for (const name of ["Identity", "Controller", "Node", "GroupController", "SnapshotMetadata"]) {
