@@ -11,7 +11,7 @@ import { describeCapability } from "../csi/capability.ts";
 import { alreadyExists, failedPrecondition, required, unavailable } from "../csi/errors.ts";
 import type { NodeStageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeStageVolumeRequest.ts";
 import type { CallContext } from "../csi/types.ts";
-import { checkUnsafeMountOptions, decodeVolumeContext } from "../csi/volume-context.ts";
+import { checkUnsafeMountOptions, decodeGeneration, decodeVolumeContext } from "../csi/volume-context.ts";
 import { EventReason, tagEvent } from "../observability/events.ts";
 import {
   attachMetered,
@@ -24,6 +24,7 @@ import {
   type NodeContext,
   requestPath,
 } from "./context.ts";
+import { fenceStaleAttachment } from "./fence.ts";
 import { checkFilesystem } from "./mount/fsck.ts";
 import { makeFilesystem, validateMkfsOptions } from "./mount/mkfs.ts";
 import { mountFilesystem, unmountAll } from "./mount/mount.ts";
@@ -73,10 +74,13 @@ export async function nodeStageVolume(
   const cap = describeCapability(req.volume_capability);
   // Connection facts from publish_context (recomputed at every attach); volume_context only as a fallback.
   const target = nc.transport.parseTarget({ ...(req.volume_context ?? {}), ...(req.publish_context ?? {}) });
+  const generation = decodeGeneration(req.publish_context ?? {});
   if (cap.accessType === "block")
-    return exclusive(nc, volumeId, { breaker: true }, async () =>
-      stageBlock(nc, volumeId, await canonical(stagingPath), target, ctx),
-    );
+    return exclusive(nc, volumeId, { breaker: true }, async () => {
+      const canonicalStaging = await canonical(stagingPath);
+      await fenceStaleAttachment(nc, { volumeId, stagingPath: canonicalStaging, target, generation });
+      return stageBlock(nc, volumeId, canonicalStaging, target, ctx);
+    });
   const fsType = cap.fsType ?? "ext4";
   const flags = validateMountFlags(cap.mountFlags, fsType);
   checkUnsafeMountOptions(flags, decodeVolumeContext(req.volume_context ?? {}).unsafeMountOptions === true);
@@ -89,9 +93,12 @@ export async function nodeStageVolume(
     readOnly: cap.readOnlyMode || flags.includes("ro"),
     mkfsOptions: validateMkfsOptions(fsType, decodeVolumeContext(req.volume_context ?? {}).mkfsOptions),
   };
-  return exclusive(nc, volumeId, { breaker: true }, async () =>
-    stageFilesystem(nc, { ...fs, stagingPath: await canonical(stagingPath) }, ctx),
-  );
+  return exclusive(nc, volumeId, { breaker: true }, async () => {
+    const canonicalStaging = await canonical(stagingPath);
+    // Before anything looks at an existing staging mount: one left by an earlier attachment is torn down.
+    await fenceStaleAttachment(nc, { volumeId, stagingPath: canonicalStaging, target, generation });
+    return stageFilesystem(nc, { ...fs, stagingPath: canonicalStaging }, ctx);
+  });
 }
 
 async function stageBlock(

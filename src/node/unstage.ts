@@ -5,6 +5,7 @@
 // the next call finishes from; every step is idempotent.
 import { failedPrecondition, required } from "../csi/errors.ts";
 import type { NodeUnstageVolumeRequest__Output } from "../csi/generated/csi/v1/NodeUnstageVolumeRequest.ts";
+import { removeAttachmentRecord } from "./attachment-record.ts";
 import {
   canonical,
   detachMetered,
@@ -95,6 +96,7 @@ export async function nodeUnstageVolume(
       );
     }
     await removeStageState(stagingPath);
+    removeAttachmentRecord(stagingPath);
     nc.breakers.remove(volumeId);
     return {};
   });

@@ -172,7 +172,7 @@ describe("nvme-tcp transport (fake nvme-cli)", () => {
     const d = await t.attach(target("vol1"), new AbortController().signal);
     expect(d).toEqual({ name: "nvme0n1", path: join(dev, "nvme0n1") });
     expect(await calls()).toEqual([
-      `connect --transport=tcp --traddr=10.0.0.5 --trsvcid=4420 --nqn=${PREFIX}vol1 --hostnqn=${HOST_NQN} --hostid=${hostIdForNqn(HOST_NQN)} --ctrl-loss-tmo=1800 --reconnect-delay=5`,
+      `connect --transport=tcp --traddr=10.0.0.5 --trsvcid=4420 --nqn=${PREFIX}vol1 --hostnqn=${HOST_NQN} --hostid=${hostIdForNqn(HOST_NQN)} --ctrl-loss-tmo=120 --reconnect-delay=5`,
     ]);
     expect(await t.attach(target("vol1"), new AbortController().signal)).toEqual(d);
     expect(await t.findDevice(target("vol1"))).toEqual(d);
@@ -341,7 +341,7 @@ describe("staging through the nvme-tcp transport", () => {
       expect(isMounted(staging)).toBe(true);
       expect(sh("blkid", ["-p", "-o", "value", "-s", "TYPE", img]).trim()).toBe("ext4");
       expect((await calls()).filter((c) => c.startsWith("connect"))).toHaveLength(1);
-      expect((await calls())[1]).toMatch(/--ctrl-loss-tmo=-1 --reconnect-delay=5$/);
+      expect((await calls())[1]).toMatch(/--ctrl-loss-tmo=120 --reconnect-delay=5$/); // -1 is capped
       await svc.NodeUnstageVolume({ volume_id: "pvc-n", staging_target_path: staging }, ctx());
       expect(isMounted(staging)).toBe(false);
       expect((await calls()).at(-1)).toBe(`disconnect --nqn=${PREFIX}pvc-n`);

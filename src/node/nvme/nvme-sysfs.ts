@@ -136,10 +136,18 @@ export async function subsystemOfNamespace(
  * subsystem under several host NQNs (two node plugins on one machine in tests, or an administrator's
  * manual `nvme connect` with the default /etc/nvme/hostnqn): a node must find, check and disconnect only
  * its own. A controller without a `hostnqn` attribute (not a fabrics controller, or an old kernel)
- * counts as ours, as before.
+ * counts as ours, as before. A controller being deleted (state `deleting`, e.g. after ctrl_loss_tmo,
+ * which may wait for a filesystem on its namespace to be unmounted) belongs to nobody: it never serves
+ * I/O again and goes by itself. Its attributes may no longer be readable at all (seen on 6.1: state and
+ * hostnqn unreadable while the removal waits), so a controller whose state cannot be read counts as that.
  */
 export function ownView(view: NvmeSubsystemView, hostNqn: string): NvmeSubsystemView {
-  const own = view.controllers.filter((c) => c.hostNqn === undefined || c.hostNqn === hostNqn);
+  const own = view.controllers.filter(
+    (c) =>
+      c.state !== "unknown" &&
+      !c.state.startsWith("deleting") &&
+      (c.hostNqn === undefined || c.hostNqn === hostNqn),
+  );
   if (own.length === view.controllers.length) return view;
   const reachable = new Set(own.flatMap((c) => c.namespaces));
   return { nqn: view.nqn, controllers: own, namespaces: view.namespaces.filter((n) => reachable.has(n)) };

@@ -9,7 +9,7 @@ import type { NvmeTcpTarget } from "./transport.ts";
 /**
  * Connection defaults when the StorageClass sets nothing.
  *
- * ctrl-loss-tmo 1800 s: how long the kernel keeps reconnecting (with I/O queued, not failed) after the
+ * ctrl-loss-tmo 1800 s (capped at connect, see MAX_SESSION_LOSS_S below): how long the kernel keeps reconnecting (with I/O queued, not failed) after the
  * RDS becomes unreachable. The kernel default of 600 s is too short for an appliance reboot or a
  * RouterOS upgrade plus a switch reload: past it the controller is deleted for good, filesystems go
  * read-only and VMs see I/O errors (openebs#3108, democratic-csi#193). -1 (forever) rides out anything,
@@ -23,6 +23,33 @@ import type { NvmeTcpTarget } from "./transport.ts";
  * per CPU) unless the StorageClass says otherwise.
  */
 export const NVME_DEFAULTS = { port: 4420, ctrlLossTmo: 1800, reconnectDelay: 5 } as const;
+
+/**
+ * How long a session may be away from its target before it is over (issue 13 item 1): fast_io_fail_tmo
+ * (queued I/O fails) and ctrl_loss_tmo (the kernel deletes the controller) are both capped at 120 s,
+ * whatever the StorageClass asks (its ctrlLossTmo applies when smaller).
+ *
+ * Why both, and why together: a node whose volume was force-detached keeps its controller reconnecting
+ * for ctrl_loss_tmo. If the volume is published to that node again meanwhile, the export admits its host
+ * NQN again and the old controller reconnects by itself, before any NodeStage can intervene, and writes
+ * whatever the old kernel still holds: the e2e suite saw the old ext4 superblock and journal state land
+ * over the other node's data (scenario 10-fencing, with a long ctrl_loss_tmo). Past fast_io_fail_tmo the
+ * old filesystem is dead anyway (its I/O failed, ext4 aborted its journal), so a reconnect can only do
+ * harm; the controller goes at the same moment. 120 s rides out a switch reload or a quick target
+ * restart, and is far below the ~6 minutes after which kubelet force-detaches a volume from a lost node
+ * (after the pod eviction timeout), so a lost node's session is gone before another node can have the
+ * volume. The price: an appliance outage longer than 2 minutes fails the volumes' I/O (filesystems go
+ * read-only, VMs see I/O errors) and their pods must be restarted — never corrupted data.
+ */
+export const MAX_SESSION_LOSS_S = 120;
+
+/** ctrl_loss_tmo as connected: the StorageClass's value, at most MAX_SESSION_LOSS_S (-1 = forever is capped too). */
+export function ctrlLossTmo(t: NvmeTcpTarget): number {
+  return t.ctrlLossTmo >= 0 ? Math.min(t.ctrlLossTmo, MAX_SESSION_LOSS_S) : MAX_SESSION_LOSS_S;
+}
+
+/** fast_io_fail_tmo: I/O fails when the controller would be deleted (see MAX_SESSION_LOSS_S). */
+export const fastIoFailTmo = (t: NvmeTcpTarget): number => ctrlLossTmo(t);
 
 export { validateNqn } from "../../csi/volume-context.ts";
 
@@ -83,7 +110,7 @@ export function buildConnectArgs(t: NvmeTcpTarget, host: { hostNqn: string; host
     `--nqn=${t.nqn}`,
     `--hostnqn=${host.hostNqn}`,
     `--hostid=${host.hostId}`,
-    `--ctrl-loss-tmo=${t.ctrlLossTmo}`,
+    `--ctrl-loss-tmo=${ctrlLossTmo(t)}`,
     `--reconnect-delay=${t.reconnectDelay}`,
   ];
   if (t.keepAliveTmo !== undefined) args.push(`--keep-alive-tmo=${t.keepAliveTmo}`);
@@ -112,8 +139,9 @@ export function buildFabricsOptions(t: NvmeTcpTarget, host: { hostNqn: string; h
     `nqn=${t.nqn}`,
     `hostnqn=${host.hostNqn}`,
     `hostid=${host.hostId}`,
-    `ctrl_loss_tmo=${t.ctrlLossTmo}`,
+    `ctrl_loss_tmo=${ctrlLossTmo(t)}`,
     `reconnect_delay=${t.reconnectDelay}`,
+    `fast_io_fail_tmo=${fastIoFailTmo(t)}`,
   ];
   if (t.keepAliveTmo !== undefined) opts.push(`keep_alive_tmo=${t.keepAliveTmo}`);
   if (t.nrIoQueues !== undefined) opts.push(`nr_io_queues=${t.nrIoQueues}`);

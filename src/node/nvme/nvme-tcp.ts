@@ -1,4 +1,5 @@
 // NVMe/TCP transport: `nvme connect` / `nvme disconnect` from nvme-cli, every lookup through sysfs.
+import { readFileSync, writeFileSync } from "node:fs";
 import { access, open, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
@@ -20,6 +21,8 @@ import {
 import {
   buildConnectArgs,
   buildFabricsOptions,
+  ctrlLossTmo,
+  fastIoFailTmo,
   parseNvmeTarget,
   resolveTargetAddress,
 } from "./nvme-target.ts";
@@ -159,6 +162,7 @@ export class NvmeTcpTransport implements Transport {
             { connectedTo: addr, requested: t.address },
             "subsystem already connected through another address; using the existing connection",
           );
+        this.#failFast(t, existing);
         return dev;
       }
       if (existing.controllers.length > 0 && isOrphaned(existing)) {
@@ -180,7 +184,7 @@ export class NvmeTcpTransport implements Transport {
       // the kernel tells host NQNs apart. So write the connect options to /dev/nvme-fabrics ourselves,
       // which is what nvme-cli does underneath (a stable kernel interface; the kernel bounds the wait).
       await this.#connectDirect(t, buildFabricsOptions(numeric, host));
-      return this.#waitForDevice(t, signal);
+      return this.#connected(t, signal);
     }
     const args = buildConnectArgs(numeric, host);
     const r = await run(this.#o.nvmeCommand, args, { timeoutMs: this.#o.commandTimeoutMs }).catch(
@@ -192,7 +196,40 @@ export class NvmeTcpTransport implements Transport {
       throw unavailable(
         `nvme connect to ${t.address}:${t.port} ${t.nqn} failed (exit status ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`,
       );
-    return this.#waitForDevice(t, signal);
+    return this.#connected(t, signal);
+  }
+
+  async #connected(t: NvmeTcpTarget, signal: AbortSignal): Promise<BlockDevice> {
+    const dev = await this.#waitForDevice(t, signal);
+    const view = await this.#find(t.nqn);
+    if (view) this.#failFast(t, view);
+    return dev;
+  }
+
+  /**
+   * ctrl_loss_tmo and fast_io_fail_tmo of this node's controllers of the subsystem, as nvme-target.ts
+   * (MAX_SESSION_LOSS_S) says. fast_io_fail_tmo through sysfs (writable since Linux 5.10) because
+   * nvme-cli 2.3 has no option for it; ctrl_loss_tmo again for a connection made before the cap. A
+   * controller keeps both across reconnects. A kernel without the attributes: logged.
+   */
+  #failFast(t: NvmeTcpTarget, view: NvmeSubsystemView): void {
+    const want: Array<[string, string]> = [
+      ["ctrl_loss_tmo", String(ctrlLossTmo(t))],
+      ["fast_io_fail_tmo", String(fastIoFailTmo(t))],
+    ];
+    for (const c of view.controllers) {
+      for (const [name, value] of want) {
+        const attr = join(this.#o.sysfsRoot, "class", "nvme", c.name, name);
+        try {
+          if (readFileSync(attr, "utf8").trim() !== value) writeFileSync(attr, value);
+        } catch (err) {
+          this.#o.log.warn(
+            { err: (err as Error).message, controller: c.name, attribute: name },
+            "cannot set the controller's loss timeouts; I/O to a lost target may stay queued longer",
+          );
+        }
+      }
+    }
   }
 
   async #connectDirect(t: NvmeTcpTarget, options: string): Promise<void> {
