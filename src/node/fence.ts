@@ -35,11 +35,15 @@ export interface FenceRequest {
 export async function fenceStaleAttachment(nc: NodeContext, r: FenceRequest): Promise<void> {
   if (r.generation === undefined) return;
   const rec = readAttachmentRecord(r.stagingPath);
-  if (rec && rec.volumeId === r.volumeId && rec.generation !== r.generation) {
-    await tearDown(nc, r, rec.generation);
-  }
+  // Another volume's record: the stage is refused further on (the staging path is in use); keep it.
+  if (rec && rec.volumeId !== r.volumeId) return;
+  if (rec && r.generation < rec.generation)
+    throw failedPrecondition(
+      `volume ${r.volumeId} is staged here under attachment generation ${rec.generation}; this request carries the older generation ${r.generation} (a stale publish context) and is not acted on`,
+    );
+  if (rec && rec.generation !== r.generation) await tearDown(nc, r, rec.generation);
   // No record (first stage, or a stage by a release without generations): adopt what is there.
-  if (rec?.generation !== r.generation || rec.volumeId !== r.volumeId)
+  if (rec?.generation !== r.generation)
     writeAttachmentRecord(r.stagingPath, { volumeId: r.volumeId, generation: r.generation });
 }
 

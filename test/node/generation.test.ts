@@ -115,6 +115,11 @@ describe("attachment generations", () => {
     expect(existsSync(join(r.staging, "unsynced.txt"))).toBe(false); // shut down, not flushed
     expect(JSON.parse(readFileSync(attachmentRecordPath(r.staging), "utf8")).generation).toBe(3);
 
+    const older = await codeOf(svc.NodeStageVolume(r.stage(2), ctx())); // a late, older publish context
+    expect(older.code).toBe(Code.FAILED_PRECONDITION);
+    expect(older.message).toMatch(/older generation 2/);
+    expect(mountId(r.staging)).toBe(second);
+
     await svc.NodeStageVolume(r.stage(), ctx()); // a controller without generations: as it is
     expect(mountId(r.staging)).toBe(second);
 
