@@ -5,7 +5,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$K8S_DIR/lib/scenario.sh"
 scenario_ns s02-data
 
-pvc data rds-ext4 64Mi
+pvc data rds-ext4-immediate 64Mi
 pod writer "head -c 4194304 /dev/urandom > /data/blob; sha256sum /data/blob | tee /data/blob.sha256; sync" fs:data:/data
 pod_ready writer
 written=$(pod_exec writer cat /data/blob.sha256)

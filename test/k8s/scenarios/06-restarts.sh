@@ -13,7 +13,7 @@ disks_on_rds() { find "$SIM_DATA/storage-pool/rds-csi" -type f -name 'pvc-*' 2>/
 pvs() { k get pv -o name | wc -l; }
 
 # a. node plugin restart under a mounted volume
-pvc data rds-ext4 64Mi
+pvc data rds-ext4-immediate 64Mi
 pod app "echo survives > /data/f; sync" fs:data:/data
 pod_ready app
 old=$(k -n "$NS" get pod -l app.kubernetes.io/component=node -o name)
@@ -35,11 +35,14 @@ no_orphans() { (($(disks_on_rds) == $(pvs))); }
 assert "no orphan disk on the RDS (disks = PVs)" wait_for 120 "orphan check" no_orphans
 
 # c. the SSH connection drops on /disk add
-"$K8S_DIR/driver/sim.sh" restart --drop-on '^/disk add'
+"$K8S_DIR/driver/sim.sh" restart --drop-on '/disk add'
 pvc during-drop rds-ext4-immediate 64Mi
-dropped() { grep -qiE 'drop' "$OUT/logs/rds-sim.log"; }
-wait_for 90 "the simulator to drop a connection" dropped || log "(the simulator's log does not mention a drop)"
-sleep 5
+# The provisioner's CreateVolume fails with the driver's "dropped while the command ran" (UNAVAILABLE).
+dropped() {
+  k -n "$SNS" get events --field-selector involvedObject.name=during-drop,reason=ProvisioningFailed \
+    -o jsonpath='{.items[*].message}' | grep -q dropped
+}
+assert "the simulator dropped the SSH connection during CreateVolume" wait_for 120 "a dropped connection" dropped
 "$K8S_DIR/driver/sim.sh" restart
 assert "the PVC binds after the dropped connection" pvc_bound during-drop 300
 k -n "$SNS" delete pvc during-drop --wait=true --timeout=120s >/dev/null
