@@ -7,6 +7,7 @@
 // nothing is a silent no-op).
 import type { Logger } from "../observability/logger.ts";
 import { batchLine, type Part, splitBatch } from "./batch.ts";
+import { Coalescer } from "./coalescer.ts";
 import {
   RosCommand,
   SENTINEL,
@@ -41,6 +42,9 @@ import {
   type SystemInfo,
 } from "./types.ts";
 
+/** Lookups merged into one exec at most (its `where` grows with each; RouterOS takes long lines, but why test it). */
+const LOOKUP_BATCH_MAX = 16;
+
 /** `/disk add` with a size allocates the whole file (thick), and a grow extends it: give them longer. */
 const ALLOCATING_TIMEOUT_FACTOR = 4;
 
@@ -58,6 +62,7 @@ export function createRdsClient(config: RdsConnectionConfig | SshConnectionOptio
     new SshConnection(config, log),
     config.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
     log,
+    config.maxChannels ?? DEFAULTS.maxChannels,
   );
 }
 
@@ -65,11 +70,22 @@ export class SshRdsClient implements RdsClient {
   readonly #conn: SshConnection;
   readonly #log: Logger;
   readonly #allocTimeoutMs: number;
+  /** Concurrent lookups share execs; half the channels at most, so writes always find one. */
+  readonly #reads: Coalescer<Lookup, LookupResult>;
 
-  constructor(conn: SshConnection, commandTimeoutMs: number, log: Logger) {
+  constructor(
+    conn: SshConnection,
+    commandTimeoutMs: number,
+    log: Logger,
+    maxChannels: number = DEFAULTS.maxChannels,
+  ) {
     this.#conn = conn;
     this.#log = log;
     this.#allocTimeoutMs = commandTimeoutMs * ALLOCATING_TIMEOUT_FACTOR;
+    this.#reads = new Coalescer((batch) => this.#lookupMany(batch), {
+      maxInFlight: Math.max(1, Math.floor(maxChannels / 2)),
+      maxBatch: LOOKUP_BATCH_MAX,
+    });
   }
 
   get connected(): boolean {
@@ -85,48 +101,51 @@ export class SshRdsClient implements RdsClient {
   }
 
   async getDisk(slot: string): Promise<FileDisk | undefined> {
-    const cmd = diskBySlot(slot);
-    return this.#diskIn(
-      this.#parse(await this.#read(withSentinel(cmd), cmd.verb), cmd, DISK_KEYS),
-      slot,
-      cmd,
-    );
+    return (await this.lookup({ disk: slot })).disk;
   }
 
   async lookup(reads: Lookup): Promise<LookupResult> {
-    const wanted: Array<{ cmd: RosCommand; take: (text: string, out: LookupResult) => void }> = [];
-    if (reads.disk !== undefined) {
-      const slot = reads.disk;
-      const cmd = diskBySlot(slot);
-      wanted.push({
-        cmd,
-        take: (t, out) => set(out, "disk", this.#diskIn(this.#parse(t, cmd, DISK_KEYS), slot, cmd)),
-      });
-    }
-    if (reads.file !== undefined) {
-      const name = reads.file;
-      const cmd = fileByName(name);
-      wanted.push({
-        cmd,
-        take: (t, out) => set(out, "file", this.#fileIn(this.#parse(t, cmd, FILE_KEYS), name, cmd)),
-      });
-    }
-    if (reads.pool !== undefined) {
-      const mountPoint = reads.pool;
-      const cmd = poolByMountPoint(mountPoint);
-      wanted.push({
-        cmd,
-        take: (t, out) => set(out, "pool", this.#poolIn(this.#parse(t, cmd, DISK_KEYS), mountPoint, cmd)),
-      });
-    }
-    const out: LookupResult = {};
-    if (wanted.length === 0) return out;
+    // Validate here, so a bad value fails its own call and never a batch it would have joined.
+    const checked: Lookup = {};
+    if (reads.disk !== undefined) checked.disk = validateSlot(reads.disk);
+    if (reads.file !== undefined) checked.file = validateFilePath(reads.file);
+    if (reads.pool !== undefined) checked.pool = validateMountPoint(reads.pool);
+    if (Object.keys(checked).length === 0) return {};
+    return this.#reads.request(checked);
+  }
+
+  /**
+   * Lookups answered together (coalescer.ts), in one exec of at most two commands: one `/disk print`
+   * selecting every slot and pool asked for, and one `/file print` selecting every file. The disks' slots
+   * and the pools' mount points tell the records apart; a marker separates the two prints (batch.ts).
+   */
+  async #lookupMany(batch: Lookup[]): Promise<LookupResult[]> {
+    const slots = unique(batch.map((l) => l.disk));
+    const pools = unique(batch.map((l) => l.pool));
+    const files = unique(batch.map((l) => l.file));
+    const disks =
+      slots.length + pools.length > 0
+        ? diskPrint().whereAny([
+            ...slots.map((s) => ["slot", val.quoted(s)] as const),
+            ...pools.map((p) => ["mount-point", val.quoted(p)] as const),
+          ])
+        : undefined;
+    const fileCmd =
+      files.length > 0 ? filePrint().whereAny(files.map((f) => ["name", val.quoted(f)] as const)) : undefined;
+    const cmds = [disks, fileCmd].filter((c): c is RosCommand => c !== undefined);
     const texts = await this.#batch(
-      wanted.map((w) => ({ commands: [w.cmd], mutation: false })),
-      wanted.length === 1 ? wanted[0]!.cmd.verb : "batch read",
+      cmds.map((c) => ({ commands: [c], mutation: false })),
+      batch.length === 1 && cmds.length === 1 ? cmds[0]!.verb : "batch read",
     );
-    for (const [i, w] of wanted.entries()) w.take(texts[i]!, out);
-    return out;
+    const diskRecords = disks ? this.#parse(texts[0]!, disks, DISK_KEYS) : [];
+    const fileRecords = fileCmd ? this.#parse(texts[cmds.length - 1]!, fileCmd, FILE_KEYS) : [];
+    return batch.map((l) => {
+      const out: LookupResult = {};
+      if (l.disk !== undefined) set(out, "disk", this.#diskIn(diskRecords, l.disk, disks!));
+      if (l.pool !== undefined) set(out, "pool", this.#poolIn(diskRecords, l.pool, disks!));
+      if (l.file !== undefined) set(out, "file", this.#fileIn(fileRecords, l.file, fileCmd!));
+      return out;
+    });
   }
 
   async listDisks(slotPrefix: string): Promise<FileDisk[]> {
@@ -454,6 +473,10 @@ const diskBySlot = (slot: string) => diskPrint().where("slot", val.quoted(valida
 const fileByName = (name: string) => filePrint().where("name", val.quoted(validateFilePath(name)));
 const poolByMountPoint = (mountPoint: string) =>
   diskPrint().where("mount-point", val.quoted(validateMountPoint(mountPoint)));
+
+const unique = (xs: Array<string | undefined>): string[] => [
+  ...new Set(xs.filter((x): x is string => x !== undefined)),
+];
 
 function set<K extends keyof LookupResult>(out: LookupResult, key: K, value: LookupResult[K]): void {
   if (value !== undefined) out[key] = value;

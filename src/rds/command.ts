@@ -209,6 +209,7 @@ export class RosCommand {
   readonly #args: string[] = [];
   readonly #where: string[] = [];
   readonly #flags: string[] = [];
+  #whereAny = false;
 
   constructor(menu: string, verb: "add" | "set" | "remove" | "print" | "copy") {
     if (!MENU.test(menu)) throw new Error(`bad menu ${menu}`);
@@ -255,7 +256,17 @@ export class RosCommand {
 
   /** `where key=value` (joined with `and` when called again). */
   where(key: string, value: CliValue, op: "=" | "~" = "="): this {
+    if (this.#whereAny) throw new Error("where after whereAny");
     this.#where.push(`${checkKey(key)}${op}${value.cli}`);
+    return this;
+  }
+
+  /** `where k1=v1 or k2=v2 ...` (any of the conditions); the command's only `where`. */
+  whereAny(conditions: ReadonlyArray<readonly [string, CliValue]>): this {
+    if (conditions.length === 0) throw new Error("whereAny needs at least one condition");
+    if (this.#where.length > 0) throw new Error("whereAny after where");
+    this.#where.push(conditions.map(([k, v]) => `${checkKey(k)}=${v.cli}`).join(" or "));
+    this.#whereAny = true;
     return this;
   }
 

@@ -103,6 +103,38 @@ describe("batched execs over SSH", () => {
   });
 });
 
+describe("concurrent lookups share execs", () => {
+  it("ten concurrent lookups take at most three execs (two at once, the rest merged), each with its own answer", async () => {
+    for (const n of [3, 4, 5]) await client.addFileDisk(add(`pvc-batch-${n}`));
+    const slots = Array.from({ length: 10 }, (_, i) => `pvc-batch-${i}`);
+    let answers: Awaited<ReturnType<RdsClient["lookup"]>>[] = [];
+    const lines = await execsOf(async () => {
+      answers = await Promise.all(
+        slots.map((s) =>
+          client.lookup({ disk: s, file: `storage-pool/batch/${s}.img`, pool: "storage-pool" }),
+        ),
+      );
+    });
+    expect(lines.length).toBeLessThanOrEqual(3);
+    expect(lines.at(-1)).toMatch(/where slot="pvc-batch-\d" or slot="pvc-batch-\d" or /);
+    for (const [i, a] of answers.entries()) {
+      const made = [1, 3, 4, 5].includes(i); // pvc-batch-1 from the first test
+      expect(a.disk?.slot).toBe(made ? slots[i] : undefined);
+      expect(a.file?.name).toBe(made ? `storage-pool/batch/${slots[i]}.img` : undefined);
+      expect(a.pool?.mountPoint).toBe("storage-pool");
+    }
+  });
+
+  it("a bad value fails only its own lookup, before anything is sent", async () => {
+    const [bad, good] = await Promise.allSettled([
+      client.lookup({ disk: "Bad Slot" }),
+      client.lookup({ disk: "pvc-batch-3" }),
+    ]);
+    expect(bad.status).toBe("rejected");
+    expect(good.status === "fulfilled" && good.value.disk?.slot).toBe("pvc-batch-3");
+  });
+});
+
 describe("splitBatch on raw outputs", () => {
   const parts: Part[] = [
     {

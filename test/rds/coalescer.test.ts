@@ -1,0 +1,65 @@
+// Coalescer (src/rds/coalescer.ts): a lone request goes at once; requests arriving while the limit is in
+// flight wait and go together; a failed batch fails exactly the requests in it.
+import { describe, expect, it } from "vitest";
+import { Coalescer } from "../../src/rds/coalescer.ts";
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return { promise, resolve, reject };
+}
+
+describe("Coalescer", () => {
+  it("sends a lone request at once, merges what arrives while the limit is in flight, answers each in order", async () => {
+    const batches: number[][] = [];
+    const gates: Array<ReturnType<typeof deferred<void>>> = [];
+    const c = new Coalescer<number, number>(
+      async (reqs) => {
+        batches.push(reqs);
+        const gate = deferred<void>();
+        gates.push(gate);
+        await gate.promise;
+        return reqs.map((r) => r * 10);
+      },
+      { maxInFlight: 1, maxBatch: 3 },
+    );
+    const first = c.request(1);
+    expect(batches).toEqual([[1]]); // no waiting when nothing runs
+    const rest = [2, 3, 4, 5].map((n) => c.request(n));
+    expect(c.queued).toBe(4);
+    gates[0]!.resolve();
+    expect(await first).toBe(10);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(batches[1]).toEqual([2, 3, 4]); // up to maxBatch together
+    gates[1]!.resolve();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(batches[2]).toEqual([5]);
+    gates[2]!.resolve();
+    expect(await Promise.all(rest)).toEqual([20, 30, 40, 50]);
+  });
+
+  it("a failed batch rejects its own requests and the next batch still runs", async () => {
+    let calls = 0;
+    const gate = deferred<void>();
+    const c = new Coalescer<number, number>(
+      async (reqs) => {
+        calls++;
+        if (calls === 1) {
+          await gate.promise;
+          throw new Error("connection lost");
+        }
+        return reqs;
+      },
+      { maxInFlight: 1, maxBatch: 10 },
+    );
+    const a = c.request(1);
+    const b = c.request(2);
+    gate.resolve();
+    await expect(a).rejects.toThrow("connection lost");
+    expect(await b).toBe(2);
+  });
+});
