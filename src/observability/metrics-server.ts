@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import { registry } from "./metrics.ts";
 
 // Not `import ... from "node:http"`: an ES import of node:http builds its module namespace, which reads
-// the lazy WebSocket/CloseEvent/MessageEvent exports and so loads Node's bundled undici (about 4 MiB of
+// the lazy WebSocket/CloseEvent/MessageEvent exports and so loads Node's bundled undici (about 3 MiB of
 // resident memory, measured in the node plugin) that nothing here uses. getBuiltinModule returns the
 // CommonJS exports without touching them.
 const { createServer } = process.getBuiltinModule("node:http");
