@@ -53,9 +53,13 @@ const NODE_TOOLS: Record<string, string> = {
   xfs_growfs: "xfsprogs",
   mknod: "coreutils", // Essential in every Debian image
   sync: "coreutils",
+  od: "coreutils", // src/node/mount/device-read.ts: superblock reads
+  stat: "coreutils", // statfs of a mount, loop backing files
+  cmp: "diffutils", // Essential too: the zero check of the probe
+  xfs_io: "xfsprogs", // src/node/mount/shutdown.ts
   bash: "bash", // Essential too; src/util/exec-helper.ts starts the tools through it
 };
-const ESSENTIAL = new Set(["coreutils", "bash"]);
+const ESSENTIAL = new Set(["coreutils", "bash", "diffutils"]);
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
