@@ -25,7 +25,7 @@ gone() { [[ -z $(k get pv -o name) ]]; }
 assert "every PV is deleted before the uninstall" wait_for 120 "PVs deleted" gone
 
 helm uninstall rds-csi -n "$NS" --wait --timeout 3m >"$OUT/helm-uninstall.txt" 2>&1 || die "helm uninstall"
-kinds=all,configmap,secret,serviceaccount,role,rolebinding,clusterrole,clusterrolebinding,csidriver,storageclass,volumesnapshotclass
+kinds=deployment,daemonset,service,configmap,secret,serviceaccount,role,rolebinding,clusterrole,clusterrolebinding,csidriver,storageclass,volumesnapshotclass
 left=$(k get "$kinds" -A -l app.kubernetes.io/instance=rds-csi -o name 2>/dev/null)
 assert "helm uninstall leaves no object of the release ($left)" test -z "$left"
 no_pods() { [[ -z $(k -n "$NS" get pods -o name) ]]; }
