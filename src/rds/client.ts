@@ -43,7 +43,10 @@ import {
 } from "./types.ts";
 
 /** Lookups merged into one exec at most (its `where` grows with each; RouterOS takes long lines, but why test it). */
-const LOOKUP_BATCH_MAX = 16;
+const LOOKUP_BATCH_MAX = 64;
+
+/** `/disk add`s merged into one exec at most: they run one after another, so the exec grows with each. */
+const ADD_BATCH_MAX = 16;
 
 /** `/disk add` with a size allocates the whole file (thick), and a grow extends it: give them longer. */
 const ALLOCATING_TIMEOUT_FACTOR = 4;
@@ -72,6 +75,8 @@ export class SshRdsClient implements RdsClient {
   readonly #allocTimeoutMs: number;
   /** Concurrent lookups share execs; half the channels at most, so writes always find one. */
   readonly #reads: Coalescer<Lookup, LookupResult>;
+  /** Concurrent `/disk add`s share execs too (a burst of CreateVolume); one channel is left for the rest. */
+  readonly #adds: Coalescer<PendingAdd, FileDisk>;
 
   constructor(
     conn: SshConnection,
@@ -85,6 +90,11 @@ export class SshRdsClient implements RdsClient {
     this.#reads = new Coalescer((batch) => this.#lookupMany(batch), {
       maxInFlight: Math.max(1, Math.floor(maxChannels / 2)),
       maxBatch: LOOKUP_BATCH_MAX,
+    });
+    this.#adds = new Coalescer((batch) => this.#addMany(batch), {
+      maxInFlight: maxChannels,
+      maxBatch: ADD_BATCH_MAX,
+      spread: true,
     });
   }
 
@@ -169,42 +179,59 @@ export class SshRdsClient implements RdsClient {
   }
 
   async addFileDisk(spec: AddFileDiskSpec): Promise<FileDisk> {
-    const add = new RosCommand("/disk", "add")
-      .arg("type", val.literal("file"))
-      .arg("slot", val.slot(spec.slot))
-      .arg("file-path", val.filePath(spec.filePath))
-      .arg("file-size", spec.fileSizeBytes === undefined ? undefined : val.bytes(spec.fileSizeBytes))
-      .arg("comment", spec.comment === "" ? undefined : val.comment(spec.comment))
-      .arg("nvme-tcp-export", val.bool(spec.nvmeExport));
-    if (spec.nvmeExport) {
-      add
-        .arg("nvme-tcp-server-port", val.port(spec.nvmePort))
-        .arg("nvme-tcp-server-nqn", spec.nqn === undefined ? undefined : val.nqn(spec.nqn))
-        .arg(
-          "nvme-tcp-server-allow-host-name",
-          spec.allowedHosts === undefined ? undefined : val.hostNqns(spec.allowedHosts),
-        );
+    // Built (and so validated) here: a bad value fails its own call and never a batch it would join.
+    return this.#adds.request({ spec, add: addCommand(spec) });
+  }
+
+  /**
+   * `/disk add`s answered together (coalescer.ts), read back in the same exec (batch.ts):
+   *
+   *   /disk add slot=a ...; /disk add slot=b ...; :put "__RDS_PART__1"; /disk print detail where slot="a" or slot="b"; :put "__RDS_OK__"
+   *
+   * A lone add is the same line with one add. The adds print nothing on success, so they share one part;
+   * when the line stops at an error, the slots are read again to tell which adds ran (their disk holds the
+   * comment just written), which one failed (the first that did not run to the end: the error is its) and
+   * which never ran (after it: sent again, as their own requests).
+   */
+  async #addMany(batch: PendingAdd[]): Promise<Array<FileDisk | Promise<FileDisk>>> {
+    const print = diskPrint().whereAny(batch.map((b) => ["slot", val.quoted(b.spec.slot)] as const));
+    // Each add allocating its file gets the allocating timeout, in turn.
+    const allocating = batch.some((b) => b.spec.fileSizeBytes !== undefined);
+    let texts: string[];
+    try {
+      texts = await this.#batch(
+        [
+          { commands: batch.map((b) => b.add), mutation: true },
+          { commands: [print], mutation: false },
+        ],
+        "/disk add",
+        allocating ? this.#allocTimeoutMs * batch.length : undefined,
+      );
+    } catch (err) {
+      // Not RouterOS's answer (timeout, connection lost): nobody knows which ran, each call says so.
+      if (!(err instanceof RdsError) || err.kind === "timeout" || err.kind === "unavailable") throw err;
+      if (batch.length === 1 && err.command !== print.render()) throw err;
+      return this.#sortOutAdds(batch, err, err.command === print.render());
     }
-    // The read back rides in the same exec (batch.ts): one round trip, and the add's error is its own.
-    const disk = await this.#mutateThenReadDisk(
-      [add],
-      spec.slot,
-      spec.fileSizeBytes === undefined ? undefined : this.#allocTimeoutMs,
-    );
-    if (!disk) throw new RdsError("failure", `verify after /disk add: disk ${spec.slot} does not exist`);
-    const expected: Partial<FileDisk> = {
-      filePath: spec.filePath,
-      nvmeExport: spec.nvmeExport,
-      comment: spec.comment,
-    };
-    if (spec.fileSizeBytes !== undefined) expected.sizeBytes = spec.fileSizeBytes;
-    if (spec.nvmeExport) {
-      expected.nvmePort = spec.nvmePort;
-      if (spec.nqn !== undefined) expected.nqn = spec.nqn;
-      if (spec.allowedHosts !== undefined) expected.allowedHosts = spec.allowedHosts;
-    }
-    verify("/disk add", disk, expected);
-    return disk;
+    const records = this.#parse(texts[1]!, print, DISK_KEYS);
+    return batch.map((b) => settled(() => verifyAdded(b.spec, this.#diskIn(records, b.spec.slot, print))));
+  }
+
+  async #sortOutAdds(
+    batch: PendingAdd[],
+    err: RdsError,
+    allRan: boolean,
+  ): Promise<Array<FileDisk | Promise<FileDisk>>> {
+    const found = await Promise.all(batch.map((b) => this.lookup({ disk: b.spec.slot })));
+    let stopped = false;
+    return batch.map((b, i) => {
+      if (stopped) return this.addFileDisk(b.spec); // never ran: send it again
+      const disk = found[i]!.disk;
+      if (allRan || (disk && disk.comment === b.spec.comment && disk.filePath === b.spec.filePath))
+        return settled(() => verifyAdded(b.spec, disk));
+      stopped = true;
+      return rejected(new RdsError(err.kind, err.message, { command: b.add.render(), cause: err }));
+    });
   }
 
   async setDisk(slot: string, changes: DiskChanges): Promise<FileDisk> {
@@ -473,6 +500,64 @@ const diskBySlot = (slot: string) => diskPrint().where("slot", val.quoted(valida
 const fileByName = (name: string) => filePrint().where("name", val.quoted(validateFilePath(name)));
 const poolByMountPoint = (mountPoint: string) =>
   diskPrint().where("mount-point", val.quoted(validateMountPoint(mountPoint)));
+
+interface PendingAdd {
+  spec: AddFileDiskSpec;
+  add: RosCommand;
+}
+
+function addCommand(spec: AddFileDiskSpec): RosCommand {
+  const add = new RosCommand("/disk", "add")
+    .arg("type", val.literal("file"))
+    .arg("slot", val.slot(spec.slot))
+    .arg("file-path", val.filePath(spec.filePath))
+    .arg("file-size", spec.fileSizeBytes === undefined ? undefined : val.bytes(spec.fileSizeBytes))
+    .arg("comment", spec.comment === "" ? undefined : val.comment(spec.comment))
+    .arg("nvme-tcp-export", val.bool(spec.nvmeExport));
+  if (spec.nvmeExport) {
+    add
+      .arg("nvme-tcp-server-port", val.port(spec.nvmePort))
+      .arg("nvme-tcp-server-nqn", spec.nqn === undefined ? undefined : val.nqn(spec.nqn))
+      .arg(
+        "nvme-tcp-server-allow-host-name",
+        spec.allowedHosts === undefined ? undefined : val.hostNqns(spec.allowedHosts),
+      );
+  }
+  return add;
+}
+
+/** Verify after `/disk add`: the disk is there as it was asked for. */
+function verifyAdded(spec: AddFileDiskSpec, disk: FileDisk | undefined): FileDisk {
+  if (!disk) throw new RdsError("failure", `verify after /disk add: disk ${spec.slot} does not exist`);
+  const expected: Partial<FileDisk> = {
+    filePath: spec.filePath,
+    nvmeExport: spec.nvmeExport,
+    comment: spec.comment,
+  };
+  if (spec.fileSizeBytes !== undefined) expected.sizeBytes = spec.fileSizeBytes;
+  if (spec.nvmeExport) {
+    expected.nvmePort = spec.nvmePort;
+    if (spec.nqn !== undefined) expected.nqn = spec.nqn;
+    if (spec.allowedHosts !== undefined) expected.allowedHosts = spec.allowedHosts;
+  }
+  verify("/disk add", disk, expected);
+  return disk;
+}
+
+/** A value, or its error as a rejected promise (handled, so it is never reported as unhandled). */
+function settled<T>(fn: () => T): T | Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return rejected(err);
+  }
+}
+
+function rejected<T>(err: unknown): Promise<T> {
+  const p = Promise.reject(err);
+  p.catch(() => {});
+  return p;
+}
 
 const unique = (xs: Array<string | undefined>): string[] => [
   ...new Set(xs.filter((x): x is string => x !== undefined)),

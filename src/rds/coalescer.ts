@@ -3,30 +3,38 @@
 // `print ... where slot="a" or slot="b" ...` costs the appliance one command whatever the number of
 // slots, while one exec per call holds a channel each and the channel cap (4) then serialises the burst.
 //
-// Nothing waits when nothing is running: a request is sent at once while fewer than `maxInFlight` of its
-// kind are in flight, so a lone call pays no extra latency. Otherwise it queues, and when one in flight
-// finishes, everything queued (up to `maxBatch`) goes out together. Only reads are merged: a read has no
+// Nothing waits for a batch to fill: a request is sent in the same turn of the event loop while fewer than
+// `maxInFlight` of its kind are in flight, so a lone call pays no extra round trip. Otherwise it queues,
+// and when one in flight finishes, what is queued (up to `maxBatch`) goes out together. Only reads are merged: a read has no
 // effect, so one merged exec is exactly the reads it holds, and a failure (a dropped connection) fails
-// each call in it as it would have failed alone.
+// each call in it as it would have failed alone. Writes that are merged (`/disk add`, client.ts) sort out
+// in their `run` which of them ran, which failed and which never ran.
 export interface CoalescerOptions {
   maxInFlight: number;
   maxBatch: number;
+  /**
+   * Spread what is queued evenly over the free slots (for requests whose cost grows with their number,
+   * like `/disk add`s that run one after another), instead of one batch (for reads, which cost one
+   * command whatever their number).
+   */
+  spread?: boolean;
 }
 
 interface Pending<Req, Res> {
   req: Req;
-  resolve(res: Res): void;
+  resolve(res: Res | Promise<Res>): void;
   reject(err: unknown): void;
 }
 
 export class Coalescer<Req, Res> {
-  readonly #run: (reqs: Req[]) => Promise<Res[]>;
+  readonly #run: (reqs: Req[]) => Promise<Array<Res | Promise<Res>>>;
   readonly #opts: CoalescerOptions;
   readonly #queue: Pending<Req, Res>[] = [];
   #inFlight = 0;
+  #flushScheduled = false;
 
-  /** `run` answers a batch of requests, in order. */
-  constructor(run: (reqs: Req[]) => Promise<Res[]>, opts: CoalescerOptions) {
+  /** `run` answers a batch of requests, in order; an answer may be a promise (a request sent again). */
+  constructor(run: (reqs: Req[]) => Promise<Array<Res | Promise<Res>>>, opts: CoalescerOptions) {
     if (opts.maxInFlight < 1 || opts.maxBatch < 1) throw new Error("Coalescer limits must be at least 1");
     this.#run = run;
     this.#opts = opts;
@@ -40,15 +48,33 @@ export class Coalescer<Req, Res> {
   request(req: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.#queue.push({ req, resolve, reject });
-      if (this.#inFlight < this.#opts.maxInFlight) this.#dispatch();
+      // Requests made in the same turn of the event loop (the RPCs a merged read just answered) are
+      // spread over the free slots together, instead of the first ones taking every slot alone.
+      if (this.#inFlight < this.#opts.maxInFlight && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#flush();
+        });
+      }
     });
   }
 
-  #dispatch(): void {
-    const batch = this.#queue.splice(0, this.#opts.maxBatch);
+  /** Sends what is queued: in one batch, or split evenly over the free slots (at most maxBatch each). */
+  #flush(): void {
+    let free = this.#opts.maxInFlight - this.#inFlight;
+    while (free > 0 && this.#queue.length > 0) {
+      const share = this.#opts.spread ? Math.ceil(this.#queue.length / free) : this.#queue.length;
+      this.#dispatch(Math.min(this.#opts.maxBatch, share));
+      free--;
+    }
+  }
+
+  #dispatch(size: number): void {
+    const batch = this.#queue.splice(0, size);
     if (batch.length === 0) return;
     this.#inFlight++;
-    let answers: Promise<Res[]>;
+    let answers: Promise<Array<Res | Promise<Res>>>;
     try {
       answers = this.#run(batch.map((p) => p.req));
     } catch (err) {
@@ -70,7 +96,7 @@ export class Coalescer<Req, Res> {
       })
       .finally(() => {
         this.#inFlight--;
-        if (this.#queue.length > 0) this.#dispatch();
+        this.#flush();
       });
   }
 }

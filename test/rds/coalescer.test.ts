@@ -1,7 +1,10 @@
-// Coalescer (src/rds/coalescer.ts): a lone request goes at once; requests arriving while the limit is in
-// flight wait and go together; a failed batch fails exactly the requests in it.
+// Coalescer (src/rds/coalescer.ts): a lone request goes in the same turn of the event loop; requests
+// arriving while the limit is in flight wait and go together; requests of one turn are spread over the
+// free slots when asked; a failed batch fails exactly the requests in it.
 import { describe, expect, it } from "vitest";
 import { Coalescer } from "../../src/rds/coalescer.ts";
+
+const turn = () => new Promise((r) => setImmediate(r));
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -28,7 +31,8 @@ describe("Coalescer", () => {
       { maxInFlight: 1, maxBatch: 3 },
     );
     const first = c.request(1);
-    expect(batches).toEqual([[1]]); // no waiting when nothing runs
+    await turn();
+    expect(batches).toEqual([[1]]); // no waiting for a batch to fill when nothing runs
     const rest = [2, 3, 4, 5].map((n) => c.request(n));
     expect(c.queued).toBe(4);
     gates[0]!.resolve();
@@ -40,6 +44,26 @@ describe("Coalescer", () => {
     expect(batches[2]).toEqual([5]);
     gates[2]!.resolve();
     expect(await Promise.all(rest)).toEqual([20, 30, 40, 50]);
+  });
+
+  it("spreads the requests of one turn over the free slots, or sends them as one batch", async () => {
+    const sizes = (spread: boolean) => {
+      const seen: number[] = [];
+      const c = new Coalescer<number, number>(
+        async (reqs) => {
+          seen.push(reqs.length);
+          return reqs;
+        },
+        { maxInFlight: 4, maxBatch: 16, spread },
+      );
+      return { seen, all: Promise.all(Array.from({ length: 18 }, (_, i) => c.request(i))) };
+    };
+    const spread = sizes(true);
+    expect(await spread.all).toEqual(Array.from({ length: 18 }, (_, i) => i));
+    expect(spread.seen).toEqual([5, 5, 4, 4]);
+    const one = sizes(false);
+    await one.all;
+    expect(one.seen).toEqual([16, 2]);
   });
 
   it("a failed batch rejects its own requests and the next batch still runs", async () => {
@@ -57,7 +81,8 @@ describe("Coalescer", () => {
       { maxInFlight: 1, maxBatch: 10 },
     );
     const a = c.request(1);
-    const b = c.request(2);
+    await turn();
+    const b = c.request(2); // waits: the first batch is in flight
     gate.resolve();
     await expect(a).rejects.toThrow("connection lost");
     expect(await b).toBe(2);
