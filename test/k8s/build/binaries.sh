@@ -9,6 +9,15 @@
 source "$(dirname "$0")/../lib/common.sh"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
+# helm: the version and cache scripts/validate-deploy.sh uses (.cache/bin/helm with a version stamp).
+helm_version=$(sed -n 's/^HELM_VERSION=\([^ ]*\).*/\1/p' "$K8S_ROOT/scripts/validate-deploy.sh")
+if [[ ! -x $K8S_ROOT/.cache/bin/helm || ! -f $K8S_ROOT/.cache/bin/helm.$helm_version ]]; then
+  log "binaries: helm $helm_version"
+  mkdir -p "$K8S_ROOT/.cache/bin"
+  GOBIN=$K8S_ROOT/.cache/bin go install "helm.sh/helm/v4/cmd/helm@$helm_version"
+  rm -f "$K8S_ROOT/.cache/bin"/helm.v* && touch "$K8S_ROOT/.cache/bin/helm.$helm_version"
+fi
+
 key=$( { cat "$K8S_DIR/lib/versions.sh" "$0"; cat "$K8S_DIR"/standins/go.* "$K8S_DIR"/standins/cmd/*/*.go; } | sha256sum | cut -c1-16)
 if [[ -f $BIN/.stamp && $(cat "$BIN/.stamp") == "$key" ]]; then log "binaries: cached ($BIN)"; exit 0; fi
 
