@@ -30,6 +30,13 @@ export interface RunOptions {
    * `:put "x"`). Commands after a runtime error, and lines that fail to parse, run nothing.
    */
   onCommand?: (text: string) => void;
+  /**
+   * Called after each command ran, with its canonical text. A returned text is a runtime error of that
+   * command: the line stops there, as an appliance that refuses a change stops the rest of the line. The
+   * simulator uses it to apply nvmet exports command by command (a refused export fails its own `/disk add`,
+   * not whatever part of a batched line runs last).
+   */
+  afterCommand?: (text: string) => Promise<string | undefined>;
 }
 
 /** The console path of each menu node, `/disk btrfs subvolume` (the root is ``). */
@@ -84,9 +91,16 @@ export class Interpreter {
       throw err;
     }
     const vars = new Map<string, Value>();
-    const ctx = this.context(opts.width, vars, false, opts.onCommand, (t) => {
-      output += t;
-    });
+    const ctx = this.context(
+      opts.width,
+      vars,
+      false,
+      opts.onCommand,
+      (t) => {
+        output += t;
+      },
+      opts.afterCommand,
+    );
     try {
       await ctx.runBlock(body);
       return { output };
@@ -102,6 +116,7 @@ export class Interpreter {
     inSubstitution: boolean,
     onCommand: RunOptions["onCommand"],
     print: (t: string) => void,
+    afterCommand?: RunOptions["afterCommand"],
   ): ExecContext {
     const ctx: ExecContext = {
       print,
@@ -112,8 +127,11 @@ export class Interpreter {
       runBlock: async (body) => {
         let last: Value = NIL;
         for (const st of body) {
-          if (!st.menuOnly) onCommand?.(this.commandText(st));
+          const text = st.menuOnly ? undefined : this.commandText(st);
+          if (text !== undefined) onCommand?.(text);
           last = await this.statement(ctx, st);
+          const refused = text !== undefined ? await afterCommand?.(text) : undefined;
+          if (refused !== undefined) throw new CliError(refused, false);
         }
         return last;
       },

@@ -401,11 +401,31 @@ export class NvmetExporter implements NvmetStatus {
   }
 }
 
+/** Commands that can change what is exported: the exports are brought in line right after each. */
+const CHANGES_EXPORTS = /^\/disk (add|set|remove|enable|disable)\b/;
+
 /**
- * The simulator's hook: after a command ran, bring the exports in line. A failed export is reported as
- * the error of the command that asked for it (`failure: nvme-tcp export: ...`), as an appliance would
- * refuse the change; the store keeps the change, and the export is tried again when its settings change.
+ * The simulator's hook, after each command (RunOptions.afterCommand): bring the exports in line. A failed
+ * export is the error of the command that asked for it (`failure: nvme-tcp export: ...`), which stops the
+ * line there, as an appliance would refuse the change; the store keeps the change, and the export is tried
+ * again when its settings change.
  */
+export async function exportRefusal(
+  exporter: NvmetExporter,
+  disks: readonly FileDiskState[],
+  localPath: (fileName: string) => string,
+  command: string,
+): Promise<string | undefined> {
+  if (!CHANGES_EXPORTS.test(command)) return undefined;
+  try {
+    await exporter.sync(disks, localPath);
+    return undefined;
+  } catch (err) {
+    return `failure: nvme-tcp export: ${(err as Error).message}`;
+  }
+}
+
+/** After the whole line: anything a command changed without the per-command hook seeing it. */
 export async function syncExportsAfter(
   exporter: NvmetExporter,
   disks: readonly FileDiskState[],

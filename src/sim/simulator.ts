@@ -8,7 +8,7 @@ import type { SimServices } from "./commands.ts";
 import { FaultInjector } from "./faults.ts";
 import { loadOrCreateHostKey } from "./host-key.ts";
 import { Interpreter, type LineResult } from "./interpreter.ts";
-import { NvmetExporter, syncExportsAfter } from "./nvmet-export.ts";
+import { exportRefusal, NvmetExporter, syncExportsAfter } from "./nvmet-export.ts";
 import { CRLF } from "./render.ts";
 import { allocateSlowly } from "./slow-allocation.ts";
 import { type ExecReply, type ExecRequest, SshServer } from "./ssh-server.ts";
@@ -108,7 +108,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     } else {
       try {
         result = await queue.run(async () => {
-          const r = await interpreter.run(req.command, { width, onCommand });
+          const afterCommand = exporter
+            ? (text: string) => exportRefusal(exporter, store.disks, localPath, text)
+            : undefined;
+          const r = await interpreter.run(req.command, { width, onCommand, afterCommand });
           return exporter ? syncExportsAfter(exporter, store.disks, localPath, r) : r;
         });
       } catch (err) {
