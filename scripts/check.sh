@@ -71,10 +71,14 @@ section "NVMe/TCP end-to-end in a qemu VM (npm run test:e2e; docs/e2e.md)"
 e2e_status=0
 npm run --silent test:e2e || e2e_status=$?
 
+section "real Kubernetes: our images and Helm chart in a one-node v1.37.2 cluster (npm run test:k8s; docs/k8s-e2e.md)"
+k8s_status=0
+npm run --silent test:k8s || k8s_status=$?
+
 section "summary"
 tree_status=0
 check_tree_unchanged "the test run" || tree_status=1
 node scripts/summarize-tests.ts out/vitest.json out/csi-sanity/junit-mount.xml out/csi-sanity/junit-block.xml \
-  out/e2e/junit.xml out/e2e/csi-sanity/junit-mount.xml out/e2e/csi-sanity/junit-block.xml
+  out/e2e/junit.xml out/e2e/csi-sanity/junit-mount.xml out/e2e/csi-sanity/junit-block.xml out/k8s/junit.xml
 echo "took $(( $(date +%s) - started )) s"
-exit $(( vitest_status || sanity_status || deploy_status || e2e_status || tree_status ))
+exit $(( vitest_status || sanity_status || deploy_status || e2e_status || k8s_status || tree_status ))
