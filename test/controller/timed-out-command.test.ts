@@ -7,10 +7,10 @@ import { createControllerService } from "../../src/controller/controller-service
 import { StaticNodeRegistry } from "../../src/controller/node-registry.ts";
 import { Code, CsiError } from "../../src/csi/errors.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import { type RdsClient, RdsError } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
 import { DRIVER, GiB, mountCap } from "../helpers/controller-env.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 let rds: EmbeddedRds;
 const clients: RdsClient[] = [];
@@ -25,17 +25,7 @@ afterAll(async () => {
 
 /** A controller with a short command timeout (the allocating /disk add gets 4x: 1.2 s). */
 function controller() {
-  const client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-      commandTimeoutMs: 300,
-    },
-    silentLogger,
-  );
+  const client = simClient(rds, { commandTimeoutMs: 300 });
   clients.push(client);
   return createControllerService({
     rds: client,

@@ -2,11 +2,10 @@
 // shared but the appliance, so only compare-and-set record writes keep the fencing intact.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeRecord } from "../../src/controller/volume-record.ts";
-import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
 import { codeOf, GiB, mountCap } from "../helpers/controller-env.ts";
 import { type ControllerProcess, startControllerProcess } from "../helpers/controller-process.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 let rds: EmbeddedRds;
 let one: ControllerProcess;
@@ -75,16 +74,7 @@ describe("two controllers, one appliance", () => {
 });
 
 async function diskComment(slot: string): Promise<string | undefined> {
-  const client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-    },
-    silentLogger,
-  );
+  const client = simClient(rds);
   try {
     return (await client.getDisk(slot))?.comment;
   } finally {

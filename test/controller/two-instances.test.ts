@@ -4,12 +4,11 @@
 // CreateVolume returned the first cluster's volume.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeRecord, encodeRecord, instanceTag } from "../../src/controller/volume-record.ts";
-import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import type { RdsClient } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
 import { codeOf, GiB, mountCap } from "../helpers/controller-env.ts";
 import { type ControllerProcess, startControllerProcess } from "../helpers/controller-process.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 let rds: EmbeddedRds;
 let east: ControllerProcess;
@@ -22,16 +21,7 @@ beforeAll(async () => {
     startControllerProcess(rds, ["--instance-id", "cluster-east"]),
     startControllerProcess(rds, ["--instance-id", "cluster-west"]),
   ]);
-  client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-    },
-    silentLogger,
-  );
+  client = simClient(rds);
 });
 
 afterAll(async () => {

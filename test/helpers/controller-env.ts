@@ -10,10 +10,10 @@ import type { VolumeCapability } from "../../src/csi/generated/csi/v1/VolumeCapa
 import { createIdentityService } from "../../src/csi/identity.ts";
 import { CsiServer } from "../../src/csi/server.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import type { RdsClient, RdsConnectionConfig } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
 import type { SimulatorOptions } from "../../src/sim/types.ts";
+import { simClient } from "./sim-client.ts";
 
 export const DRIVER = "rds.csi.mikrotik.com";
 export const NODES = ["node-a", "node-b", "node-c"];
@@ -41,18 +41,7 @@ export async function startControllerEnv(
   let client!: RdsClient;
   let server!: CsiServer;
   const start = async () => {
-    client = createRdsClient(
-      {
-        host: rds.sim.host,
-        port: rds.sim.port,
-        user: rds.user,
-        privateKey: rds.privateKey,
-        hostKey: rds.sim.hostKeyFingerprint,
-        commandTimeoutMs: 10_000,
-        ...opts.rds,
-      },
-      silentLogger,
-    );
+    client = simClient(rds, { commandTimeoutMs: 10_000, ...opts.rds });
     const controller = createControllerService({
       rds: client,
       log: silentLogger,

@@ -2,12 +2,11 @@
 // attributed to the part it stopped in, with that part's commands in the RdsError. Over real SSH against
 // the simulator, and on raw outputs for the shapes a real appliance may produce (errors on stderr).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/observability/logger.ts";
 import { batchLine, type Part, splitBatch } from "../../src/rds/batch.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import { RosCommand, val } from "../../src/rds/command.ts";
 import { type RdsClient, RdsError } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 const GiB = 2 ** 30;
 let rds: EmbeddedRds;
@@ -15,16 +14,7 @@ let client: RdsClient;
 
 beforeAll(async () => {
   rds = await startEmbeddedRds({});
-  client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-    },
-    silentLogger,
-  );
+  client = simClient(rds);
   await client.ensureDirectory("storage-pool/batch");
 });
 

@@ -1,10 +1,9 @@
 // setDisk with ifComment: the record as read is part of the `/disk set [find ...]` selector, so a write
 // based on a stale read changes nothing at all (not even the size in the same command) and says so.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import { type RdsClient, RdsError } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 const GiB = 2 ** 30;
 let rds: EmbeddedRds;
@@ -12,16 +11,7 @@ let client: RdsClient;
 
 beforeAll(async () => {
   rds = await startEmbeddedRds({});
-  client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-    },
-    silentLogger,
-  );
+  client = simClient(rds);
   await client.ensureDirectory("storage-pool/k8s");
 });
 

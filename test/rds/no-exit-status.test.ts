@@ -2,26 +2,16 @@
 // the command is known to have succeeded (the sentinel runs only after every command did); without the
 // sentinel the outcome is unknown and stays "unavailable".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import { type RdsClient, RdsError } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 let rds: EmbeddedRds;
 let client: RdsClient;
 
 beforeAll(async () => {
   rds = await startEmbeddedRds({});
-  client = createRdsClient(
-    {
-      host: rds.sim.host,
-      port: rds.sim.port,
-      user: rds.user,
-      privateKey: rds.privateKey,
-      hostKey: rds.sim.hostKeyFingerprint,
-    },
-    silentLogger,
-  );
+  client = simClient(rds);
 });
 
 afterAll(async () => {

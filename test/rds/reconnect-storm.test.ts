@@ -2,11 +2,10 @@
 // second for ever (RouterOS brute-force rules blacklist exactly that): the back-off only resets after a
 // session stayed up, so 10 s of such drops cost a handful of connections.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import { ReconnectBackoff } from "../../src/rds/reconnect-backoff.ts";
 import type { RdsClient } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 describe("reconnect back-off", () => {
   const opts = { baseMs: 250, capMs: 30_000, stableMs: 30_000, unstableFloorMs: 1000 };
@@ -36,16 +35,7 @@ describe("an appliance that drops sessions 100 ms after login", () => {
   let client: RdsClient;
   beforeAll(async () => {
     rds = await startEmbeddedRds({});
-    client = createRdsClient(
-      {
-        host: rds.sim.host,
-        port: rds.sim.port,
-        user: rds.user,
-        privateKey: rds.privateKey,
-        hostKey: rds.sim.hostKeyFingerprint,
-      },
-      silentLogger,
-    );
+    client = simClient(rds);
   });
   afterAll(async () => {
     await client?.close();

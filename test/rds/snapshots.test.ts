@@ -3,8 +3,6 @@
 // lines built from validated values only.
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/observability/logger.ts";
-import { createRdsClient } from "../../src/rds/client.ts";
 import {
   RosCommand,
   val,
@@ -14,6 +12,7 @@ import {
 } from "../../src/rds/command.ts";
 import { type RdsClient, RdsError } from "../../src/rds/types.ts";
 import { type EmbeddedRds, startEmbeddedRds } from "../../src/sim/embedded.ts";
+import { simClient } from "../helpers/sim-client.ts";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -72,16 +71,7 @@ describe("against the simulator", () => {
         { name: "bpool", sizeBytes: 10 * GiB, fs: "btrfs" },
       ],
     });
-    c = createRdsClient(
-      {
-        host: rds.sim.host,
-        port: rds.sim.port,
-        user: rds.user,
-        privateKey: rds.privateKey,
-        hostKey: rds.sim.hostKeyFingerprint,
-      },
-      silentLogger,
-    );
+    c = simClient(rds);
     await c.ensureDirectory("xpool/k8s/snapshots");
     await c.ensureDirectory("bpool/k8s/snapshots");
   });
