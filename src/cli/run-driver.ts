@@ -135,9 +135,12 @@ export async function startDriver(
       log: log.child({ component: "node" }),
     });
     // A node where NVMe/TCP cannot work (module missing, tools missing) does not exit: it keeps its
-    // socket, fails every Node RPC and Probe (so the readiness probe fails) with the reason and the fix,
-    // posts an Event on the Node, and starts serving as soon as a later check passes (e.g. after the
-    // init container or an operator loaded nvme_tcp).
+    // socket, fails every Node RPC but NodeGetInfo and Probe (so the readiness probe fails) with the reason
+    // and the fix, posts an Event on the Node, and starts serving as soon as a later check passes (e.g.
+    // after the init container or an operator loaded nvme_tcp). NodeGetInfo still answers, so
+    // node-driver-registrar registers (it exits, and the pod crash-loops, when registration fails), but
+    // without the appliance's topology segment: the node gets no appliance label, so the scheduler keeps
+    // capacity-tracked WaitForFirstConsumer volumes off it (docs/install.md).
     const service = node;
     let started: Promise<void> | undefined;
     let reported = false;
@@ -157,7 +160,27 @@ export async function startDriver(
       }));
     await ensureNodeReady().catch(() => undefined);
     node = gateNodeService(service, ensureNodeReady);
-    readiness.push(ensureNodeReady);
+    const info = service.NodeGetInfo;
+    let registeredWithoutTopology = false;
+    node.NodeGetInfo = async (req, ctx) => {
+      const answer = await info(req, ctx);
+      const ready = await ensureNodeReady().then(
+        () => true,
+        () => false,
+      );
+      if (ready || !answer.accessible_topology) return answer;
+      registeredWithoutTopology = true;
+      return { ...answer, accessible_topology: null };
+    };
+    // kubelet asks for NodeGetInfo only at registration: once the node can serve, say how to get its label.
+    readiness.push(async () => {
+      await ensureNodeReady();
+      if (!registeredWithoutTopology) return;
+      registeredWithoutTopology = false;
+      log.warn(
+        "this node can serve now, but kubelet registered it without the appliance's topology segment: restart the node plugin pod so it registers again",
+      );
+    });
   }
 
   const server = new CsiServer(

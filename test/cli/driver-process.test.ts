@@ -112,7 +112,7 @@ describe("rds-csi controller process", () => {
 });
 
 describe("rds-csi node on a machine where its transport cannot work", () => {
-  it("stays up, fails Probe and every Node RPC with the reason, and serves once the problem is fixed", async () => {
+  it("stays up, fails Probe and every Node RPC but NodeGetInfo with the reason, and serves once the problem is fixed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "node-notready-"));
     const sock = join(dir, "csi.sock");
     const loopRoot = join(dir, "rds"); // does not exist yet: the loop transport's check fails
@@ -128,6 +128,8 @@ describe("rds-csi node on a machine where its transport cannot work", () => {
         "loop",
         "--loop-root",
         loopRoot,
+        "--appliance-name",
+        "rds-1",
       ],
       { stdio: "ignore" },
     );
@@ -138,11 +140,18 @@ describe("rds-csi node on a machine where its transport cannot work", () => {
         code: 9,
         details: expect.stringMatching(/not ready: .*loop root .* is not a directory/),
       });
-      await expect(csi.node.NodeGetInfo({})).rejects.toMatchObject({ code: 9 });
+      await expect(csi.node.NodeStageVolume({})).rejects.toMatchObject({ code: 9 });
+      // Registration must succeed (node-driver-registrar exits when it fails, and the pod crash-loops), but
+      // without the appliance's segment: no appliance label, so no capacity-tracked volume lands here.
+      const before = await csi.node.NodeGetInfo({});
+      expect(before.node_id).toBe("n1");
+      expect(before.accessible_topology).toBeNull();
       expect(child.exitCode).toBeNull();
       mkdirSync(loopRoot);
       expect((await csi.identity.Probe({})).ready?.value).toBe(true);
-      expect((await csi.node.NodeGetInfo({})).node_id).toBe("n1");
+      const after = await csi.node.NodeGetInfo({});
+      expect(after.node_id).toBe("n1");
+      expect(after.accessible_topology?.segments).toEqual({ "rds.csi.mikrotik.com/appliance": "rds-1" });
       csi.close();
     } finally {
       child.kill("SIGTERM");
