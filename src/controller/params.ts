@@ -2,9 +2,11 @@
 // is validated here, and only validated values are stored on the appliance or passed to the node.
 import { invalidArgument } from "../csi/errors.ts";
 import {
+  type HealthCheck,
   intInRange,
   isNetworkAddress,
   MKFS_OPTIONS_RE,
+  parseHealthCheck,
   StorageClassParam,
   TUNING_RANGES,
 } from "../csi/volume-context.ts";
@@ -24,6 +26,8 @@ export interface VolumeParams {
   snapshotMethod?: MethodParam;
   /** Lets the class's mountOptions include UNSAFE_MOUNT_OPTIONS (volume-context.ts). */
   allowUnsafeMountOptions?: boolean;
+  /** The node's health check of an existing filesystem at stage (volume-context.ts HEALTH_CHECKS). */
+  healthCheck?: HealthCheck;
 }
 
 const PATH = /^\/?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/;
@@ -81,6 +85,9 @@ export function parseParams(raw: Record<string, string> | undefined): VolumePara
         if (value !== "true" && value !== "false")
           throw invalidArgument(`parameter allowUnsafeMountOptions: "${value}" must be true or false`);
         if (value === "true") p.allowUnsafeMountOptions = true;
+        break;
+      case StorageClassParam.healthCheck:
+        p.healthCheck = parseHealthCheck(`parameter ${key}`, value);
         break;
       default:
         throw invalidArgument(

@@ -10,7 +10,7 @@ import type { ListVolumesResponse } from "../csi/generated/csi/v1/ListVolumesRes
 import type { ValidateVolumeCapabilitiesRequest__Output } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesRequest.ts";
 import type { ValidateVolumeCapabilitiesResponse } from "../csi/generated/csi/v1/ValidateVolumeCapabilitiesResponse.ts";
 import { segmentIsOurs } from "../csi/topology.ts";
-import { encodeVolumeContext } from "../csi/volume-context.ts";
+import { encodeVolumeContext, parseHealthCheck } from "../csi/volume-context.ts";
 import { isVolumeId } from "../csi/volume-id.ts";
 import { metrics } from "../observability/metrics.ts";
 import { MIN_VOLUME_BYTES } from "./capacity-range.ts";
@@ -35,6 +35,7 @@ export function volumeInfo(
     mkfsOptions: p.mkfsOptions,
     nvmeAddress: p.nvmeAddress,
     unsafeMountOptions: p.allowUnsafeMountOptions === "true",
+    ...(p.healthCheck ? { healthCheck: parseHealthCheck("healthCheck", p.healthCheck) } : {}),
   });
   return {
     volume_id: v.disk.slot,

@@ -46,6 +46,8 @@ export const VolumeContextKey = {
   nvmeAddress: "rds.csi/nvme-address",
   /** "true" when the StorageClass set `allowUnsafeMountOptions` (see UNSAFE_MOUNT_OPTIONS). */
   unsafeMountOptions: "rds.csi/allow-unsafe-mount-options",
+  /** The StorageClass's `healthCheck` (HEALTH_CHECKS), when it set one; else the node's default. */
+  healthCheck: "rds.csi/health-check",
 } as const;
 
 /** StorageClass parameters the driver understands (everything else is refused with INVALID_ARGUMENT). */
@@ -62,7 +64,18 @@ export const StorageClassParam = {
   snapshotMethod: "snapshotMethod",
   /** "true" lets the class's mountOptions include UNSAFE_MOUNT_OPTIONS. */
   allowUnsafeMountOptions: "allowUnsafeMountOptions",
+  /** What NodeStage checks on an existing filesystem: fast (superblock) or full (read-only fsck). */
+  healthCheck: "healthCheck",
 } as const;
+
+/**
+ * The health checks a StorageClass may ask for. `fast` (the node's default) reads the superblock's state,
+ * error count and journal flag; `full` also runs the read-only `e2fsck -f -n` / `xfs_repair -n`, which reads
+ * the whole filesystem and can outlast kubelet's deadline on a large volume (every retry then ABORTED).
+ * Never "off" from a class: an existing filesystem is always checked before it is mounted.
+ */
+export const HEALTH_CHECKS = ["fast", "full"] as const;
+export type HealthCheck = (typeof HEALTH_CHECKS)[number];
 
 /**
  * Mount options that trade data safety for speed or availability: `errors=continue` keeps writing to a
@@ -219,6 +232,14 @@ export interface VolumeContext {
   mkfsOptions?: string;
   nvmeAddress?: string;
   unsafeMountOptions?: boolean;
+  healthCheck?: HealthCheck;
+}
+
+/** A health check name, INVALID_ARGUMENT naming `label` otherwise. */
+export function parseHealthCheck(label: string, value: string): HealthCheck {
+  if (!(HEALTH_CHECKS as readonly string[]).includes(value))
+    throw invalidArgument(`${label}: "${value}" must be one of ${HEALTH_CHECKS.join(", ")}`);
+  return value as HealthCheck;
 }
 
 export function encodeVolumeContext(v: VolumeContext): Record<string, string> {
@@ -227,6 +248,7 @@ export function encodeVolumeContext(v: VolumeContext): Record<string, string> {
   if (v.mkfsOptions) ctx[VolumeContextKey.mkfsOptions] = v.mkfsOptions;
   if (v.nvmeAddress) ctx[VolumeContextKey.nvmeAddress] = v.nvmeAddress;
   if (v.unsafeMountOptions) ctx[VolumeContextKey.unsafeMountOptions] = "true";
+  if (v.healthCheck) ctx[VolumeContextKey.healthCheck] = v.healthCheck;
   decodeVolumeContext(ctx);
   return ctx;
 }
@@ -256,5 +278,7 @@ export function decodeVolumeContext(ctx: Record<string, string>): VolumeContext 
     out.nvmeAddress = address;
   }
   if (ctx[VolumeContextKey.unsafeMountOptions] === "true") out.unsafeMountOptions = true;
+  const health = ctx[VolumeContextKey.healthCheck];
+  if (health !== undefined) out.healthCheck = parseHealthCheck(VolumeContextKey.healthCheck, health);
   return out;
 }

@@ -25,7 +25,7 @@ import {
   requestPath,
 } from "./context.ts";
 import { fenceStaleAttachment } from "./fence.ts";
-import { checkFilesystem } from "./mount/fsck.ts";
+import { checkFilesystem, type HealthMode } from "./mount/fsck.ts";
 import { makeFilesystem, validateMkfsOptions } from "./mount/mkfs.ts";
 import { mountFilesystem, unmountAll } from "./mount/mount.ts";
 import { validateMountFlags } from "./mount/mount-flags.ts";
@@ -58,6 +58,8 @@ interface FsRequest {
   flags: string[];
   readOnly: boolean;
   mkfsOptions: string[];
+  /** The class's health check (volume_context), else the node's default. */
+  healthCheck: HealthMode;
 }
 
 export async function nodeStageVolume(
@@ -83,7 +85,8 @@ export async function nodeStageVolume(
     });
   const fsType = cap.fsType ?? "ext4";
   const flags = validateMountFlags(cap.mountFlags, fsType);
-  checkUnsafeMountOptions(flags, decodeVolumeContext(req.volume_context ?? {}).unsafeMountOptions === true);
+  const volumeContext = decodeVolumeContext(req.volume_context ?? {});
+  checkUnsafeMountOptions(flags, volumeContext.unsafeMountOptions === true);
   const fs: FsRequest = {
     volumeId,
     stagingPath,
@@ -91,7 +94,8 @@ export async function nodeStageVolume(
     fsType,
     flags,
     readOnly: cap.readOnlyMode || flags.includes("ro"),
-    mkfsOptions: validateMkfsOptions(fsType, decodeVolumeContext(req.volume_context ?? {}).mkfsOptions),
+    mkfsOptions: validateMkfsOptions(fsType, volumeContext.mkfsOptions),
+    healthCheck: volumeContext.healthCheck ?? nc.tune.healthCheck,
   };
   return exclusive(nc, volumeId, { breaker: true }, async () => {
     const canonicalStaging = await canonical(stagingPath);
@@ -242,7 +246,7 @@ async function prepareFilesystem(
         );
       if (state.formatting) state = await writeStageState(r.stagingPath, { ...state, formatting: false });
       const health = await checkFilesystem(dev.path, fsType, {
-        mode: nc.tune.healthCheck,
+        mode: r.healthCheck,
         timeoutMs: nc.tune.fsckTimeoutMs,
         signal: ctx.signal,
       });

@@ -131,6 +131,25 @@ describe("health check at stage", () => {
     await s.NodeUnstageVolume({ volume_id: "full", staging_target_path: req.staging_target_path }, ctx());
   });
 
+  it("runs the full read-only check when the StorageClass asks for it (volume_context), on a fast-default node", async () => {
+    await ext4Image("pool/class-full.img");
+    const log = await wrapE2fsck("record");
+    const s = await start();
+    const req = {
+      ...stageReq("class-full", "pool/class-full.img"),
+      volume_context: { "rds.csi/health-check": "full" },
+    };
+    await s.NodeStageVolume(req, ctx());
+    expect(readFileSync(log, "utf8")).toMatch(/-f -n /);
+    await s.NodeUnstageVolume(
+      { volume_id: "class-full", staging_target_path: req.staging_target_path },
+      ctx(),
+    );
+    const bad = { ...req, volume_context: { "rds.csi/health-check": "off" } };
+    expect((await codeOf(s.NodeStageVolume(bad, ctx()))).code).toBe(Code.INVALID_ARGUMENT);
+    expect(loopsUnder(root)).toEqual([]);
+  });
+
   it("ends the checker when the RPC is cancelled, and rolls the attach back", async () => {
     await ext4Image("pool/slow.img");
     const log = await wrapE2fsck("hang");
