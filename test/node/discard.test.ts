@@ -5,12 +5,11 @@
 // the backing file keeps its allocated blocks through NodeStage. (The VM scenario 02 checks the same
 // over NVMe/TCP.)
 import { readFileSync, statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { withNoDiscard } from "../../src/node/mount/mkfs.ts";
 import { parseMountInfo } from "../../src/node/mount/mountinfo.ts";
-import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
+import type { NodeServiceHandle } from "../../src/node/node-service.ts";
 import {
   capOut,
   cleanupWorkdir,
@@ -18,9 +17,9 @@ import {
   ctx,
   loopContext,
   MiB,
-  makeWorkdir,
   mountCap,
   sh,
+  startLoopNode,
 } from "./helpers.ts";
 
 let dir: string;
@@ -28,11 +27,7 @@ let root: string;
 let svc: NodeServiceHandle;
 
 beforeEach(async () => {
-  dir = await makeWorkdir("discard");
-  root = join(dir, "rds");
-  await mkdir(root);
-  svc = createNodeService({ nodeId: "node-a", transport: "loop", loopRoot: root });
-  await svc.start();
+  ({ dir, root, svc } = await startLoopNode("discard"));
 });
 
 afterEach(async () => {

@@ -3,14 +3,14 @@
 // it is still published — and records the new generation; the same generation again is idempotent; a
 // controller without generations changes nothing.
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../../src/csi/errors.ts";
 import { PublishKey } from "../../src/csi/volume-context.ts";
 import { attachmentRecordPath } from "../../src/node/attachment-record.ts";
 import { parseMountInfo } from "../../src/node/mount/mountinfo.ts";
-import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
+import type { NodeServiceHandle } from "../../src/node/node-service.ts";
 import {
   blockCap,
   capOut,
@@ -21,9 +21,9 @@ import {
   loopContext,
   loopsUnder,
   MiB,
-  makeWorkdir,
   mountCap,
   sh,
+  startLoopNode,
 } from "./helpers.ts";
 
 let dir: string;
@@ -31,11 +31,7 @@ let root: string;
 let svc: NodeServiceHandle;
 
 beforeEach(async () => {
-  dir = await makeWorkdir("gen");
-  root = join(dir, "rds");
-  await mkdir(root);
-  svc = createNodeService({ nodeId: "node-a", transport: "loop", loopRoot: root });
-  await svc.start();
+  ({ dir, root, svc } = await startLoopNode("gen"));
 });
 
 afterEach(async () => {

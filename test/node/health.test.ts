@@ -6,7 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VolumeBreakers } from "../../src/node/breaker.ts";
-import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
+import type { NodeServiceHandle } from "../../src/node/node-service.ts";
 import { findDeviceUsers } from "../../src/node/nvme/device-usage.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { registry } from "../../src/observability/metrics.ts";
@@ -19,9 +19,9 @@ import {
   loopContext,
   loopsUnder,
   MiB,
-  makeWorkdir,
   mountCap,
   sh,
+  startLoopNode,
 } from "./helpers.ts";
 
 let dir: string;
@@ -30,11 +30,7 @@ let svc: NodeServiceHandle;
 const usageOpts = { sysfsRoot: "/sys", procRoot: "/proc", mountinfoPath: "/proc/self/mountinfo" };
 
 beforeEach(async () => {
-  dir = await makeWorkdir("health");
-  root = join(dir, "rds");
-  await mkdir(root);
-  svc = createNodeService({ nodeId: "node-a", transport: "loop", loopRoot: root });
-  await svc.start();
+  ({ dir, root, svc } = await startLoopNode("health"));
 });
 
 afterEach(async () => {

@@ -75,6 +75,18 @@ export function loopsUnder(dir: string): string[] {
     .map((l) => l.name);
 }
 
+/** A work directory whose `rds/` is the loop transport's root, and a started node service on it. */
+export async function startLoopNode(
+  prefix: string,
+): Promise<{ dir: string; root: string; svc: NodeServiceHandle }> {
+  const dir = await makeWorkdir(prefix);
+  const root = join(dir, "rds");
+  await mkdir(root);
+  const svc = createNodeService({ nodeId: "node-a", transport: "loop", loopRoot: root });
+  await svc.start();
+  return { dir, root, svc };
+}
+
 /** Unmounts everything under dir (deepest first), detaches loop devices backed by files under it, removes it. */
 export async function cleanupWorkdir(dir: string | undefined): Promise<void> {
   if (!dir) return;

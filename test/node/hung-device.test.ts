@@ -6,12 +6,11 @@
 // The unrelated volume is a real ext4 on a loop device, staged and published through the node service.
 import { spawnSync } from "node:child_process";
 import { closeSync, constants, openSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkFilesystem } from "../../src/node/mount/fsck.ts";
 import { filesystemBytes, readExtSuperblock } from "../../src/node/mount/superblock.ts";
-import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
+import type { NodeServiceHandle } from "../../src/node/node-service.ts";
 import {
   capOut,
   cleanupWorkdir,
@@ -19,8 +18,8 @@ import {
   ctx,
   loopContext,
   MiB,
-  makeWorkdir,
   mountCap,
+  startLoopNode,
 } from "./helpers.ts";
 
 let dir: string;
@@ -28,11 +27,7 @@ let root: string;
 let svc: NodeServiceHandle;
 
 beforeEach(async () => {
-  dir = await makeWorkdir("hung");
-  root = join(dir, "rds");
-  await mkdir(root);
-  svc = createNodeService({ nodeId: "node-a", transport: "loop", loopRoot: root });
-  await svc.start();
+  ({ dir, root, svc } = await startLoopNode("hung"));
 });
 
 afterEach(async () => {

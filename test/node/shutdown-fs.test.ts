@@ -2,10 +2,9 @@
 // The mount table, not stat, must decide whether a target is mounted: NodeUnpublish unmounts it (and
 // only then says OK), NodeGetVolumeStats reports the volume abnormal with the reason instead of
 // NOT_FOUND, and NodeUnstage can then finish. Real loop device, mkfs.xfs, mount and `xfs_io -x -c shutdown`.
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createNodeService, type NodeServiceHandle } from "../../src/node/node-service.ts";
+import type { NodeServiceHandle } from "../../src/node/node-service.ts";
 import {
   capOut,
   cleanupWorkdir,
@@ -16,9 +15,9 @@ import {
   loopContext,
   loopsUnder,
   MiB,
-  makeWorkdir,
   mountCap,
   sh,
+  startLoopNode,
 } from "./helpers.ts";
 
 let dir: string;
@@ -26,11 +25,7 @@ let root: string;
 let svc: NodeServiceHandle;
 
 beforeEach(async () => {
-  dir = await makeWorkdir("shutdown");
-  root = join(dir, "rds");
-  await mkdir(root);
-  svc = createNodeService({ nodeId: "node-a", transport: "loop", loopRoot: root });
-  await svc.start();
+  ({ dir, root, svc } = await startLoopNode("shutdown"));
 });
 
 afterEach(async () => {
