@@ -2,12 +2,13 @@
 // and handles SIGTERM (drain in-flight calls up to a deadline, remove the socket, close connections).
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { dirname, join } from "node:path";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config, Mode } from "../config/schema.ts";
 import type { ControllerContext } from "../controller/context.ts";
 import type { NodeRegistry } from "../controller/node-registry.ts";
 import { createIdentityService } from "../csi/identity.ts";
-import { CsiServer } from "../csi/server.ts";
+import { CsiServer, parseEndpoint } from "../csi/server.ts";
 import { applianceSegment } from "../csi/topology.ts";
 import type { ControllerService, NodeService } from "../csi/types.ts";
 import { createNodeService } from "../node/node-service.ts";
@@ -128,6 +129,10 @@ export async function startDriver(
       driverName: config.driverName,
       transport: config.transport,
       loopRoot: config.loopRoot,
+      // The plugin's socket directory is the node's own (kubelet's plugins/<driver>/): the loop transport
+      // records there which loop devices this node attached, so node plugins sharing one machine (the
+      // multi-node test cluster) never take each other's devices (loop.ts).
+      ...loopRecordDir(config.endpoint),
       hostNqn: config.hostNqn ?? deriveHostNqn(config.nodeId!, config.driverName),
       managedNqnPrefix: `${config.nqnPrefix}:`,
       maxVolumesPerNode: config.maxVolumesPerNode,
@@ -280,4 +285,10 @@ function gateNodeService<S extends NodeService & { start(): Promise<void>; close
     };
   }
   return gated as S;
+}
+
+/** `{ loopDeviceRecordDir }` beside a unix socket endpoint, nothing for a TCP endpoint. */
+function loopRecordDir(endpoint: string): { loopDeviceRecordDir?: string } {
+  const socket = parseEndpoint(endpoint).socketPath;
+  return socket ? { loopDeviceRecordDir: join(dirname(socket), "loop-devices") } : {};
 }

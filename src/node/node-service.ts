@@ -48,6 +48,8 @@ export interface NodeServiceOptions {
   resizeWaitMs?: number;
   /** nvme-cli executable (default `nvme` from PATH). */
   nvmeCommand?: string;
+  /** loop: node-local directory where the transport records the loop devices it attached (loop.ts). */
+  loopDeviceRecordDir?: string;
   /** Replaces the built-in transport (tests wrap one to inject faults). */
   transportImpl?: Transport;
   /** Budget for the startup orphan clean-up (default 2 min). */
@@ -71,7 +73,12 @@ function buildTransport(
   if (o.transportImpl) return o.transportImpl;
   if (o.transport === "loop") {
     if (!o.loopRoot) throw new Error("node service: loopRoot is required with the loop transport");
-    return new LoopTransport({ loopRoot: o.loopRoot, ...paths, log: log.child({ transport: "loop" }) });
+    return new LoopTransport({
+      loopRoot: o.loopRoot,
+      ...paths,
+      log: log.child({ transport: "loop" }),
+      ...(o.loopDeviceRecordDir ? { deviceRecordDir: o.loopDeviceRecordDir } : {}),
+    });
   }
   if (!o.hostNqn) throw new Error("node service: hostNqn is required with the nvme-tcp transport");
   if (!o.managedNqnPrefix)

@@ -1,6 +1,14 @@
 // Loop transport: the simulator keeps each RouterOS disk as `<loopRoot>/<file-path>`; the node attaches
 // that file as a loop device. Used for tests, CI, csi-sanity and demos, where no NVMe/TCP target exists.
-import { readdirSync } from "node:fs";
+//
+// Several node plugins on one machine (the multi-node test cluster: one kubelet per mount namespace) see
+// every loop device of the machine, and a loop device's backing_file reads the same from all of them. Over
+// NVMe/TCP each host has its own controller, so each node must find only the devices it attached itself:
+// with a `deviceRecordDir` (node-local, e.g. beside the plugin's socket) the transport records each loop
+// device it attaches by name and diskseq (the kernel's per-attach sequence number, so a loop device that
+// was detached and taken by another node is not mistaken for ours) and ignores loop devices it has no
+// record of. Without it, any loop device over the file is this node's (one plugin per machine).
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { access, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { failedPrecondition, notFound, unavailable } from "../../csi/errors.ts";
@@ -18,6 +26,8 @@ export interface LoopOptions {
   log: Logger;
   losetupCommand?: string;
   commandTimeoutMs?: number;
+  /** Node-local directory recording which loop devices this plugin attached (see the file's header). */
+  deviceRecordDir?: string;
 }
 
 const DELETED = " (deleted)";
@@ -29,7 +39,8 @@ function asLoop(t: AttachTarget): LoopTarget {
 
 export class LoopTransport implements Transport {
   readonly kind = "loop" as const;
-  readonly #o: Required<Omit<LoopOptions, "log">> & { log: Logger };
+  readonly #o: Required<Omit<LoopOptions, "log" | "deviceRecordDir">> &
+    Pick<LoopOptions, "log" | "deviceRecordDir">;
 
   constructor(opts: LoopOptions) {
     if (!opts.loopRoot || !isAbsolute(opts.loopRoot))
@@ -80,7 +91,40 @@ export class LoopTransport implements Transport {
     if (problems.length) throw failedPrecondition(`loop transport not usable: ${problems.join("; ")}`);
   }
 
-  /** Loop devices with their backing file, from /sys/block/loop*\/loop/backing_file. */
+  /** The kernel's sequence number of the device's current attachment (`/sys/block/<name>/diskseq`). */
+  #diskseq(name: string): Promise<string | undefined> {
+    return readSysfs(join(this.#o.sysfsRoot, "block", name, "diskseq"));
+  }
+
+  /** Records that this node attached `name` (written before the caller can use the device). */
+  async #recordOwn(name: string): Promise<void> {
+    const dir = this.#o.deviceRecordDir;
+    if (!dir) return;
+    const seq = await this.#diskseq(name);
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, `${seq ?? ""}\n`);
+    renameSync(tmp, join(dir, name));
+  }
+
+  #forgetOwn(name: string): void {
+    if (this.#o.deviceRecordDir) rmSync(join(this.#o.deviceRecordDir, name), { force: true });
+  }
+
+  /** Whether this node attached `name` in its current attachment (always, without a record directory). */
+  async #isOwn(name: string): Promise<boolean> {
+    const dir = this.#o.deviceRecordDir;
+    if (!dir) return true;
+    let recorded: string;
+    try {
+      recorded = readFileSync(join(dir, name), "utf8").trim();
+    } catch {
+      return false;
+    }
+    return recorded === ((await this.#diskseq(name)) ?? "");
+  }
+
+  /** Loop devices with their backing file, from /sys/block/loop*\/loop/backing_file; only this node's. */
   async #loops(): Promise<Array<{ name: string; backing: string }>> {
     const out: Array<{ name: string; backing: string }> = [];
     let entries: string[] = [];
@@ -92,7 +136,7 @@ export class LoopTransport implements Transport {
     for (const name of entries) {
       if (!/^loop\d+$/.test(name)) continue;
       const backing = await readSysfs(join(this.#o.sysfsRoot, "block", name, "loop", "backing_file"));
-      if (backing) out.push({ name, backing });
+      if (backing && (await this.#isOwn(name))) out.push({ name, backing });
     }
     return out.sort((a, b) => Number(a.name.slice(4)) - Number(b.name.slice(4)));
   }
@@ -126,6 +170,7 @@ export class LoopTransport implements Transport {
       const path = r.stdout.trim();
       if (r.code === 0 && /^\/dev\/loop\d+$/.test(path)) {
         const name = path.slice("/dev/".length);
+        await this.#recordOwn(name);
         return { name, path: join(this.#o.devRoot, name) };
       }
       // Two attaches racing for the same free loop device: one gets EBUSY; try again.
@@ -159,6 +204,7 @@ export class LoopTransport implements Transport {
         );
       await sleep(wait);
     }
+    this.#forgetOwn(dev.name);
   }
 
   async rescan(device: BlockDevice): Promise<void> {
@@ -201,6 +247,7 @@ export class LoopTransport implements Transport {
         continue;
       }
       await run(this.#o.losetupCommand, ["--detach", dev.path], { timeoutMs: this.#o.commandTimeoutMs });
+      this.#forgetOwn(l.name);
       removed.push(l.name);
     }
     return removed;
