@@ -1,8 +1,8 @@
 // What each driver flag means, for `--help` (src/cli/help.ts) and docs/configuration.md. Keyed by the
 // flag names of FLAGS, and typed so that a flag added there without an entry here does not compile.
-// Defaults are not written here: they are read from the zod schema, so the help cannot drift from them.
+// Defaults are not written here: they are read from the schema, so the help cannot drift from them.
 import { BOOLEAN_FLAGS, FLAGS } from "./load.ts";
-import { baseConfigSchema } from "./schema.ts";
+import { defaultOf } from "./schema.ts";
 
 type DriverFlag = keyof typeof FLAGS;
 
@@ -131,11 +131,10 @@ export const FLAG_DOCS = {
 
 /** The schema's default for a flag, as text; undefined when it has none. */
 function schemaDefault(flag: DriverFlag): string | undefined {
-  const field = baseConfigSchema.shape[FLAGS[flag]];
-  const parsed = field.safeParse(undefined);
-  if (!parsed.success || parsed.data === undefined) return undefined;
-  if (Array.isArray(parsed.data) && parsed.data.length === 0) return undefined;
-  return String(parsed.data);
+  const value = defaultOf(FLAGS[flag]);
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) && value.length === 0) return undefined;
+  return String(value);
 }
 
 /** Each driver flag with its kind, description and default. */

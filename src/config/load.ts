@@ -2,7 +2,7 @@
 // (--config or RDS_CSI_CONFIG), RDS_CSI_* environment variables and command-line flags.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { baseConfigSchema, type Config, configSchema, type Mode } from "./schema.ts";
+import { type Config, isIssue, type Mode, parseBaseConfig, parseConfig } from "./schema.ts";
 
 /** Flag name (kebab-case) → config key. Every flag can also be set as RDS_CSI_<FLAG_IN_UPPER_SNAKE>. */
 export const FLAGS = {
@@ -92,12 +92,10 @@ export function loadConfig(
   }
 
   // relaxed: validate values but not the per-mode requirements (for `rds-csi doctor`).
-  const result = (opts.relaxed ? baseConfigSchema : configSchema).safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const key = issue.path[0] as string | undefined;
-    const flag = key ? Object.entries(FLAGS).find(([, k]) => k === key)?.[0] : undefined;
-    throw new ConfigError(`invalid configuration: ${flag ? `--${flag}: ` : ""}${issue.message}`);
+  const result = (opts.relaxed ? parseBaseConfig : parseConfig)(raw);
+  if (isIssue(result)) {
+    const flag = Object.entries(FLAGS).find(([, k]) => k === result.key)?.[0];
+    throw new ConfigError(`invalid configuration: ${flag ? `--${flag}: ` : ""}${result.message}`);
   }
-  return result.data;
+  return result;
 }

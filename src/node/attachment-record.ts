@@ -13,14 +13,21 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { z } from "zod";
 
-const recordSchema = z.object({
-  volumeId: z.string().min(1),
-  generation: z.number().int().positive(),
-});
+export interface AttachmentRecord {
+  volumeId: string;
+  /** A positive integer. */
+  generation: number;
+}
 
-export type AttachmentRecord = z.infer<typeof recordSchema>;
+/** Exactly the written shape (checked by hand: zod cost the node plugin ~5 MiB, issue 15), else undefined. */
+function parseRecord(v: unknown): AttachmentRecord | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const { volumeId, generation } = v as Record<string, unknown>;
+  if (typeof volumeId !== "string" || volumeId === "") return undefined;
+  if (typeof generation !== "number" || !Number.isInteger(generation) || generation < 1) return undefined;
+  return { volumeId, generation };
+}
 
 export const attachmentRecordPath = (stagingPath: string): string =>
   join(dirname(stagingPath), `.${basename(stagingPath)}.rds-csi-attachment.json`);
@@ -28,7 +35,7 @@ export const attachmentRecordPath = (stagingPath: string): string =>
 /** The record, or undefined when there is none or it is unreadable (then nothing can be compared). */
 export function readAttachmentRecord(stagingPath: string): AttachmentRecord | undefined {
   try {
-    return recordSchema.parse(JSON.parse(readFileSync(attachmentRecordPath(stagingPath), "utf8")));
+    return parseRecord(JSON.parse(readFileSync(attachmentRecordPath(stagingPath), "utf8")));
   } catch {
     return undefined;
   }

@@ -11,36 +11,100 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
 
 export const STATE_FILE = ".rds-csi-stage.json";
 
-const targetSchema = z.discriminatedUnion("kind", [
-  z.object({
-    kind: z.literal("nvme-tcp"),
-    nqn: z.string().min(1),
-    address: z.string(),
-    port: z.number().int(),
-    ctrlLossTmo: z.number().int(),
-    reconnectDelay: z.number().int(),
-    keepAliveTmo: z.number().int().optional(),
-    nrIoQueues: z.number().int().optional(),
-  }),
-  z.object({ kind: z.literal("loop"), filePath: z.string().min(1) }),
-]);
+export type StageTarget =
+  | {
+      kind: "nvme-tcp";
+      nqn: string;
+      address: string;
+      port: number;
+      ctrlLossTmo: number;
+      reconnectDelay: number;
+      keepAliveTmo?: number;
+      nrIoQueues?: number;
+    }
+  | { kind: "loop"; filePath: string };
 
-const stateSchema = z.object({
-  version: z.literal(1),
-  volumeId: z.string().min(1),
-  accessType: z.enum(["block", "mount"]),
-  target: targetSchema,
-  fsType: z.string().optional(),
-  formatting: z.boolean().default(false),
-  publishedTargets: z.array(z.string()).default([]),
-  updatedAt: z.string(),
-});
+export interface StageState {
+  version: 1;
+  volumeId: string;
+  accessType: "block" | "mount";
+  target: StageTarget;
+  fsType?: string;
+  /** Absent in an older file: false. */
+  formatting: boolean;
+  /** Absent in an older file: none. */
+  publishedTargets: string[];
+  updatedAt: string;
+}
 
-export type StageState = z.infer<typeof stateSchema>;
+// Checked by hand rather than with a schema library: zod cost the node plugin about 5 MiB of resident
+// memory (issue 15). Exactly the written shape is accepted; keys the driver does not write are dropped.
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
+const isText = (v: unknown, min = 0): v is string => typeof v === "string" && v.length >= min;
+
+function bad(what: string): never {
+  throw new Error(what);
+}
+
+function parseTarget(t: unknown): StageTarget {
+  if (!isObject(t)) return bad("target: expected an object");
+  if (t.kind === "loop") {
+    if (!isText(t.filePath, 1)) return bad("target.filePath: expected a non-empty string");
+    return { kind: "loop", filePath: t.filePath };
+  }
+  if (t.kind !== "nvme-tcp") return bad(`target.kind: expected "nvme-tcp" or "loop"`);
+  if (!isText(t.nqn, 1)) return bad("target.nqn: expected a non-empty string");
+  if (!isText(t.address)) return bad("target.address: expected a string");
+  for (const k of ["port", "ctrlLossTmo", "reconnectDelay"] as const)
+    if (!isInt(t[k])) return bad(`target.${k}: expected an integer`);
+  for (const k of ["keepAliveTmo", "nrIoQueues"] as const)
+    if (t[k] !== undefined && !isInt(t[k])) return bad(`target.${k}: expected an integer`);
+  const out: StageTarget = {
+    kind: "nvme-tcp",
+    nqn: t.nqn,
+    address: t.address,
+    port: t.port as number,
+    ctrlLossTmo: t.ctrlLossTmo as number,
+    reconnectDelay: t.reconnectDelay as number,
+  };
+  if (t.keepAliveTmo !== undefined) out.keepAliveTmo = t.keepAliveTmo as number;
+  if (t.nrIoQueues !== undefined) out.nrIoQueues = t.nrIoQueues as number;
+  return out;
+}
+
+/** The state a file holds; throws naming the first field that is not as the driver writes it. */
+function parseState(v: unknown): StageState {
+  if (!isObject(v)) return bad("expected a JSON object");
+  if (v.version !== 1) return bad("version: expected 1");
+  if (!isText(v.volumeId, 1)) return bad("volumeId: expected a non-empty string");
+  if (v.accessType !== "block" && v.accessType !== "mount")
+    return bad(`accessType: expected "block" or "mount"`);
+  const target = parseTarget(v.target);
+  if (v.fsType !== undefined && !isText(v.fsType)) return bad("fsType: expected a string");
+  if (v.formatting !== undefined && typeof v.formatting !== "boolean")
+    return bad("formatting: expected a boolean");
+  const published = v.publishedTargets === undefined ? [] : v.publishedTargets;
+  if (!Array.isArray(published) || !published.every((p) => isText(p)))
+    return bad("publishedTargets: expected a list of strings");
+  if (!isText(v.updatedAt)) return bad("updatedAt: expected a string");
+  const state: StageState = {
+    version: 1,
+    volumeId: v.volumeId,
+    accessType: v.accessType,
+    target,
+    formatting: v.formatting ?? false,
+    publishedTargets: [...published],
+    updatedAt: v.updatedAt,
+  };
+  if (v.fsType !== undefined) state.fsType = v.fsType;
+  return state;
+}
 
 export class StateFileError extends Error {}
 
@@ -63,7 +127,7 @@ export async function readStageState(stagingPath: string): Promise<StageState | 
   // record described attachments and mounts that the crash ended, so there is nothing left to describe.
   if (/^\0*$/.test(text)) return undefined;
   try {
-    return stateSchema.parse(JSON.parse(text));
+    return parseState(JSON.parse(text));
   } catch (err) {
     throw new StateFileError(`${path} is not a valid rds-csi state file: ${(err as Error).message}`);
   }
