@@ -9,6 +9,7 @@ import type { Logger } from "../observability/logger.ts";
 import { batchLine, type Part, splitBatch } from "./batch.ts";
 import { Coalescer } from "./coalescer.ts";
 import {
+  type CliValue,
   RosCommand,
   SENTINEL,
   val,
@@ -45,6 +46,9 @@ import {
 /** Lookups merged into one exec at most (its `where` grows with each; RouterOS takes long lines, but why test it). */
 const LOOKUP_BATCH_MAX = 64;
 
+/** Removal lists merged into one exec at most (each adds a value to every `[find where ...]`). */
+const REMOVAL_BATCH_MAX = 64;
+
 /** `/disk add`s merged into one exec at most: they run one after another, so the exec grows with each. */
 const ADD_BATCH_MAX = 16;
 
@@ -77,6 +81,8 @@ export class SshRdsClient implements RdsClient {
   readonly #reads: Coalescer<Lookup, LookupResult>;
   /** Concurrent `/disk add`s share execs too (a burst of CreateVolume); one channel is left for the rest. */
   readonly #adds: Coalescer<PendingAdd, FileDisk>;
+  /** And concurrent removals (a burst of DeleteVolume): one exec removes them all. */
+  readonly #removals: Coalescer<readonly Removal[], void>;
 
   constructor(
     conn: SshConnection,
@@ -95,6 +101,10 @@ export class SshRdsClient implements RdsClient {
       maxInFlight: maxChannels,
       maxBatch: ADD_BATCH_MAX,
       spread: true,
+    });
+    this.#removals = new Coalescer((batch) => this.#removeMany(batch as Removal[][]), {
+      maxInFlight: Math.max(1, Math.floor(maxChannels / 2)),
+      maxBatch: REMOVAL_BATCH_MAX,
     });
   }
 
@@ -184,36 +194,43 @@ export class SshRdsClient implements RdsClient {
   }
 
   /**
-   * `/disk add`s answered together (coalescer.ts), read back in the same exec (batch.ts):
+   * `/disk add`s answered together (coalescer.ts), read back in the same exec:
    *
-   *   /disk add slot=a ...; /disk add slot=b ...; :put "__RDS_PART__1"; /disk print detail where slot="a" or slot="b"; :put "__RDS_OK__"
+   *   /disk add slot=a ...; /disk add slot=b ...; /disk print detail where slot="a" or slot="b"; :put "__RDS_OK__"
    *
-   * A lone add is the same line with one add. The adds print nothing on success, so they share one part;
-   * when the line stops at an error, the slots are read again to tell which adds ran (their disk holds the
-   * comment just written), which one failed (the first that did not run to the end: the error is its) and
-   * which never ran (after it: sent again, as their own requests).
+   * A lone add is the same line with one add. The adds print nothing on success, so the output before the
+   * sentinel is the print's alone and needs no part marker (one command less per exec: issue 15); text
+   * an add printed would not parse as the print, and is then sorted out as below. When the line stops at an
+   * error (or its output is not understood), the slots are read again to tell which adds ran (their disk
+   * holds the comment just written), which one failed (the first that did not run to the end: the error is
+   * its) and which never ran (after it: sent again, as their own requests).
    */
   async #addMany(batch: PendingAdd[]): Promise<Array<FileDisk | Promise<FileDisk>>> {
     const print = diskPrint().whereAny(batch.map((b) => ["slot", val.quoted(b.spec.slot)] as const));
+    const line = withSentinel(...batch.map((b) => b.add), print);
     // Each add allocating its file gets the allocating timeout, in turn.
     const allocating = batch.some((b) => b.spec.fileSizeBytes !== undefined);
-    let texts: string[];
+    const timeoutMs = allocating ? this.#allocTimeoutMs * batch.length : undefined;
+    let text: string;
     try {
-      texts = await this.#batch(
-        [
-          { commands: batch.map((b) => b.add), mutation: true },
-          { commands: [print], mutation: false },
-        ],
-        "/disk add",
-        allocating ? this.#allocTimeoutMs * batch.length : undefined,
-      );
+      const result = await this.#conn.exec(line, { verb: "/disk add", ...(timeoutMs ? { timeoutMs } : {}) });
+      text = checkResult(result, line, { mutation: false });
     } catch (err) {
       // Not RouterOS's answer (timeout, connection lost): nobody knows which ran, each call says so.
       if (!(err instanceof RdsError) || err.kind === "timeout" || err.kind === "unavailable") throw err;
-      if (batch.length === 1 && err.command !== print.render()) throw err;
-      return this.#sortOutAdds(batch, err, err.command === print.render());
+      // A lone add: the line stopped at the add (its error), or, never seen, at the read-back after it
+      // ran; either way the call fails and changes nothing more, and the caller's retry reads the slot.
+      if (batch.length === 1)
+        throw new RdsError(err.kind, err.message, { command: batch[0]!.add.render(), cause: err });
+      return this.#sortOutAdds(batch, err, false);
     }
-    const records = this.#parse(texts[1]!, print, DISK_KEYS);
+    let records: DetailRecord[];
+    try {
+      records = this.#parse(text, print, DISK_KEYS);
+    } catch (err) {
+      // The sentinel came, so every add ran, yet something printed what the print does not: find out.
+      return this.#sortOutAdds(batch, err as RdsError, true);
+    }
     return batch.map((b) => settled(() => verifyAdded(b.spec, this.#diskIn(records, b.spec.slot, print))));
   }
 
@@ -222,6 +239,7 @@ export class SshRdsClient implements RdsClient {
     err: RdsError,
     allRan: boolean,
   ): Promise<Array<FileDisk | Promise<FileDisk>>> {
+    this.#log.warn({ err: err.message, adds: batch.length }, "a /disk add line failed; reading its slots");
     const found = await Promise.all(batch.map((b) => this.lookup({ disk: b.spec.slot })));
     let stopped = false;
     return batch.map((b, i) => {
@@ -294,14 +312,47 @@ export class SshRdsClient implements RdsClient {
   }
 
   async removeAll(removals: readonly Removal[]): Promise<void> {
-    const commands = removals.flatMap((r) =>
-      "disk" in r
-        ? diskRemoval(r.disk)
-        : "file" in r
-          ? [fileRemoval(r.file)]
-          : [subvolumeRemoval(r.subvolume)],
+    if (removals.length === 0) return;
+    // Built (and so validated) here: a bad value fails its own call and never a batch it would join.
+    removalCommands([removals]);
+    await this.#removals.request(removals);
+  }
+
+  /**
+   * Removal lists answered together (coalescer.ts). Lists of the same shape (the same kinds in the same
+   * order, e.g. a DeleteVolume's disk then file) share one exec: the i-th command removes the i-th item of
+   * every list at once, `[find where slot="a" or slot="b"]`, so a burst of deletes costs the appliance the
+   * commands of one delete. Each list keeps its own order (a disk goes before its file), and a runtime
+   * error stops the line before anything later, as for one list. Removals select with `[find]` and an
+   * empty one is a no-op, so after a failed merged line each list is simply sent again on its own, and gets
+   * its own answer.
+   */
+  async #removeMany(batch: Removal[][]): Promise<Array<void | Promise<void>>> {
+    const shapes = new Map<string, number[]>();
+    batch.forEach((removals, i) => {
+      const shape = removals.map((r) => Object.keys(r)[0]).join(",");
+      shapes.set(shape, [...(shapes.get(shape) ?? []), i]);
+    });
+    const answers: Array<void | Promise<void>> = new Array(batch.length);
+    await Promise.all(
+      [...shapes.values()].map(async (members) => {
+        const lists = members.map((i) => batch[i]!);
+        try {
+          await this.#mutate(removalCommands(lists));
+          for (const i of members) answers[i] = undefined;
+        } catch (err) {
+          if (
+            lists.length === 1 ||
+            !(err instanceof RdsError) ||
+            err.kind === "timeout" ||
+            err.kind === "unavailable"
+          )
+            for (const i of members) answers[i] = rejected(err);
+          else for (const i of members) answers[i] = this.#mutate(removalCommands([batch[i]!]));
+        }
+      }),
     );
-    if (commands.length > 0) await this.#mutate(commands);
+    return answers;
   }
 
   async getFile(name: string): Promise<RdsFile | undefined> {
@@ -567,15 +618,42 @@ function set<K extends keyof LookupResult>(out: LookupResult, key: K, value: Loo
   if (value !== undefined) out[key] = value;
 }
 
-// Export off first, in the same command line so no initiator keeps writing to a disk that is going away;
-// a runtime error stops the line, so the remove never runs if disabling failed. An empty `[find]` changes
-// nothing and prints nothing: a missing slot is not an error.
+/**
+ * The commands that remove these lists' items: for each position, one command over that position of every
+ * list (the lists have the same shape, #removeMany). A disk's export goes off first, in the same command
+ * line, so no initiator keeps writing to a disk that is going away; a runtime error stops the line, so the
+ * remove never runs if disabling failed. An empty `[find]` changes nothing and prints nothing: a missing
+ * item is not an error.
+ */
+function removalCommands(lists: ReadonlyArray<readonly Removal[]>): RosCommand[] {
+  const first = lists[0]!;
+  return first.flatMap((r, pos) => {
+    const at = lists.map((l) => l[pos]!);
+    if ("disk" in r) {
+      const slots = at.map((x) => val.quoted(validateSlot((x as { disk: string }).disk)));
+      return [
+        new RosCommand("/disk", "set").findWhereAny("slot", slots).arg("nvme-tcp-export", val.bool(false)),
+        new RosCommand("/disk", "remove").findWhereAny("slot", slots),
+      ];
+    }
+    if ("file" in r)
+      return [
+        new RosCommand("/file", "remove").findWhereAny(
+          "name",
+          at.map((x) => val.quoted(validateFilePath((x as { file: string }).file))),
+        ),
+      ];
+    return [
+      new RosCommand("/disk/btrfs/subvolume", "remove").findWhereAny(
+        "name",
+        at.flatMap((x) => subvolumeNames((x as { subvolume: string }).subvolume)),
+      ),
+    ];
+  });
+}
+
 function diskRemoval(slot: string): RosCommand[] {
-  const where = val.quoted(validateSlot(slot));
-  return [
-    new RosCommand("/disk", "set").findWhere("slot", where).arg("nvme-tcp-export", val.bool(false)),
-    new RosCommand("/disk", "remove").findWhere("slot", where),
-  ];
+  return removalCommands([[{ disk: slot }]]);
 }
 
 const fileRemoval = (name: string) =>
@@ -584,12 +662,14 @@ const fileRemoval = (name: string) =>
 // The manual removes a snapshot made as `name=Snapshots/x` with `[find where name=x]`: whether `name`
 // reads back as the whole path or its last component is unclear, so match either (the driver's last
 // components are unique ids). An empty `[find]` removes nothing: a missing subvolume is not an error.
-function subvolumeRemoval(name: string): RosCommand {
+function subvolumeNames(name: string): CliValue[] {
   const path = validateFilePath(name);
   const last = path.slice(path.lastIndexOf("/") + 1);
-  const names = last === path ? [val.quoted(path)] : [val.quoted(path), val.quoted(last)];
-  return new RosCommand("/disk/btrfs/subvolume", "remove").findWhereAny("name", names);
+  return last === path ? [val.quoted(path)] : [val.quoted(path), val.quoted(last)];
 }
+
+const subvolumeRemoval = (name: string) =>
+  new RosCommand("/disk/btrfs/subvolume", "remove").findWhereAny("name", subvolumeNames(name));
 
 /** Throws RdsError("failure") listing every field that differs from what was written. */
 function verify(what: string, disk: FileDisk, expected: Partial<FileDisk>): void {

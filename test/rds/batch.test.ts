@@ -70,7 +70,12 @@ describe("batched execs over SSH", () => {
   });
 
   it("add with its read-back is one exec; an add that fails is the add's error, and the read-back never ran", async () => {
-    expect(await execsOf(() => client.addFileDisk(add("pvc-batch-2")))).toHaveLength(1);
+    const lines = await execsOf(() => client.addFileDisk(add("pvc-batch-2")));
+    expect(lines).toHaveLength(1);
+    // No part marker: the adds print nothing, so what comes before the sentinel is the print's.
+    expect(lines[0]).toMatch(
+      /^\/disk add [^;]*; \/disk print detail where slot="pvc-batch-2"; :put "__RDS_OK__"$/,
+    );
     const log = rds.sim.commandLog;
     const before = log.length;
     const err = await thrown(client.addFileDisk(add("pvc-batch-2")));
@@ -167,6 +172,65 @@ describe("concurrent adds share execs", () => {
     expect(err.command).not.toContain("pvc-after");
     expect((await client.getDisk("pvc-taken"))?.comment).toBe("rds-csi:2:someone-else");
     expect((await client.getDisk("pvc-after"))?.comment).toBe("rds-csi:2:batch");
+  });
+});
+
+describe("concurrent removals share execs", () => {
+  const made = (s: string) => client.addFileDisk(add(s));
+  const removal = (s: string) => [{ disk: s }, { file: `storage-pool/batch/${s}.img` }];
+
+  it("removal lists made together go in one exec, every disk before its file, and all are gone", async () => {
+    const slots = Array.from({ length: 6 }, (_, i) => `pvc-rm-${i}`);
+    await Promise.all(slots.map(made));
+    const lines = await execsOf(() => Promise.all(slots.map((s) => client.removeAll(removal(s)))));
+    expect(lines.length).toBeLessThan(slots.length);
+    const merged = lines.find((l) => l.includes(" or slot="))!;
+    expect(merged).toMatch(
+      /^\/disk set \[find where slot="pvc-rm-\d"( or slot="pvc-rm-\d")+\] nvme-tcp-export=no; \/disk remove \[find where slot="pvc-rm-\d"( or slot="pvc-rm-\d")+\]; \/file remove \[find where name="storage-pool\/batch\/pvc-rm-\d\.img"( or name="[^"]+")+\]; :put "__RDS_OK__"$/,
+    );
+    for (const s of slots) {
+      expect(await client.getDisk(s)).toBeUndefined();
+      expect(await client.getFile(`storage-pool/batch/${s}.img`)).toBeUndefined();
+    }
+  });
+
+  it("a merged removal line that fails is sent again list by list, and each list gets its own answer", async () => {
+    const slots = ["pvc-rm-a", "pvc-rm-b", "pvc-rm-c"];
+    await Promise.all(slots.map(made));
+    // The merged line fails (and so does the lone line of pvc-rm-b): the others are removed on their own.
+    rds.sim.faults.failNext(/ or slot=/, "failure: simulated", 1);
+    rds.sim.faults.failNext(/^\/disk set \[find where slot="pvc-rm-b"\]/, "failure: simulated", 1);
+    const before = rds.sim.commandLog.length;
+    const settled = await Promise.allSettled(slots.map((s) => client.removeAll(removal(s))));
+    const lines = rds.sim.commandLog.slice(before).map((e) => e.command);
+    expect(lines.filter((l) => l.includes(" or slot="))).toHaveLength(1);
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(((settled[1] as PromiseRejectedResult).reason as RdsError).command).toMatch(/slot="pvc-rm-b"/);
+    expect(await client.getDisk("pvc-rm-a")).toBeUndefined();
+    expect(await client.getDisk("pvc-rm-c")).toBeUndefined();
+    expect(await client.getDisk("pvc-rm-b")).toBeDefined();
+    await client.removeAll(removal("pvc-rm-b"));
+    expect(await client.getDisk("pvc-rm-b")).toBeUndefined();
+  });
+
+  it("lists of another shape go in their own exec", async () => {
+    await made("pvc-rm-d");
+    const lines = await execsOf(() =>
+      Promise.all([
+        client.removeAll(removal("pvc-rm-d")),
+        client.removeAll([{ file: "storage-pool/batch/pvc-rm-none.img" }]),
+      ]),
+    );
+    expect(lines).toHaveLength(2);
+    expect(lines).toContain(
+      '/file remove [find where name="storage-pool/batch/pvc-rm-none.img"]; :put "__RDS_OK__"',
+    );
+    expect(await client.getDisk("pvc-rm-d")).toBeUndefined();
+  });
+
+  it("a bad value fails only its own call, before anything is sent", async () => {
+    await expect(client.removeAll([{ disk: "Bad Slot" }])).rejects.toThrow();
+    await expect(client.removeAll([{ file: "../etc/passwd" }])).rejects.toThrow();
   });
 });
 
