@@ -98,6 +98,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     if (plan.allocationMs > 0)
       await allocateSlowly(store, (fn) => queue.run(fn), req.command, plan.allocationMs);
     if (closed) return undefined;
+    // The commands' costs run from here: the work the simulator does for the line (waiting for the store,
+    // parsing, files) is part of them, not added on top (a command modelled at 10 ms takes 10 ms).
+    const workStarted = performance.now();
     const onCommand = (text: string): void => {
       entry.commands.push(text);
       entry.latencyMs.commands.push(faults.commandDelay(text));
@@ -120,9 +123,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     }
     entry.output = result.output + (result.error !== undefined ? result.error + CRLF : "");
     // Each command's work, paid outside the serial queue: concurrent execs overlap their waits, as
-    // concurrent sessions do on the appliance, while the store still changes one line at a time.
+    // concurrent sessions do on the appliance, while the store still changes one line at a time. What the
+    // line already spent (queued behind other lines, run) counts towards it.
     const commandsMs = entry.latencyMs.commands.reduce((a, b) => a + b, 0);
-    if (commandsMs > 0) await sleep(commandsMs);
+    const leftMs = commandsMs - (performance.now() - workStarted);
+    if (leftMs > 0) await sleep(leftMs);
     if (closed) return undefined;
     if (plan.dropAfter) {
       req.drop();
