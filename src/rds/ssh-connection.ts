@@ -91,9 +91,12 @@ export class SshConnection {
   #closed = false;
   readonly #running = new Set<RunningExec>();
   #openChannels = 0;
+  /** Whether the per-command debug line is wanted (the level is fixed when the driver starts). */
+  readonly #debug: boolean;
 
   constructor(opts: SshConnectionOptions, log: Logger) {
     this.#log = log;
+    this.#debug = log.isLevelEnabled("debug");
     if (opts.hostKey) this.#pin = parseHostKeyPin(opts.hostKey);
     this.#insecure = opts.insecureSkipHostKeyCheck === true;
     if (!this.#pin && !this.#insecure) {
@@ -125,9 +128,14 @@ export class SshConnection {
       // A session that died young is never redialled sooner than four base windows (1 s by default).
       unstableFloorMs: Math.min(4 * this.#opts.reconnectBaseMs, this.#opts.reconnectMaxMs),
     });
-    this.#limiter = new ChannelLimiter(this.#opts.maxChannels, () =>
-      metrics.sshQueued.set(this.#limiter?.queued ?? 0),
-    );
+    // The gauge is set when the queue length changes, not on every acquire and release (the hot path).
+    let queued = 0;
+    this.#limiter = new ChannelLimiter(this.#opts.maxChannels, () => {
+      const now = this.#limiter?.queued ?? 0;
+      if (now === queued) return;
+      queued = now;
+      metrics.sshQueued.set(now);
+    });
   }
 
   get connected(): boolean {
@@ -165,7 +173,8 @@ export class SshConnection {
       const release = await this.#limiter.acquire(abort.signal);
       try {
         for (;;) {
-          const client = await this.#connection(deadline, abort.signal);
+          // Connected (the usual case): no extra promise hop.
+          const client = this.#client ?? (await this.#connection(deadline, abort.signal));
           try {
             return await this.#run(client, command, abort.signal);
           } catch (e) {
@@ -187,7 +196,8 @@ export class SshConnection {
       opts.signal?.removeEventListener("abort", onCallerAbort);
       const seconds = (performance.now() - started) / 1000;
       metrics.sshCommandDuration.observe({ verb, result }, seconds);
-      this.#log.debug({ verb, command, result, ms: Math.round(seconds * 1000) }, "RouterOS command");
+      if (this.#debug)
+        this.#log.debug({ verb, command, result, ms: Math.round(seconds * 1000) }, "RouterOS command");
     }
   }
 
