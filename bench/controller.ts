@@ -6,17 +6,23 @@
 // 10 ms per command + 3 ms per exec, and the `rds-hardware` preset. Then bursts of 20 and 100 concurrent
 // CreateVolume calls (no latency, and 10 ms per command + 3 ms per exec).
 // The simulator runs in its own process, as an appliance would: sharing the driver's event loop would
-// measure the two competing for one thread. Run: npm run bench -- controller
+// measure the two competing for one thread. For the same reason the driver is measured twice: as its own
+// process (`bin/rds-csi controller`, as deployed: the CO, here the benchmark's gRPC client, is another
+// process), and in the benchmark's process (the CSI client's encoding and decoding then run on the
+// driver's thread and count against it). Run: npm run bench -- controller
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import ssh2 from "ssh2";
-import type { CsiClient } from "../src/csi/client.ts";
+import { type CsiClient as Csi, connectCsi } from "../src/csi/client.ts";
+import { silentLogger } from "../src/observability/logger.ts";
+import { createRdsClient } from "../src/rds/client.ts";
+import type { RdsClient } from "../src/rds/types.ts";
 import { startEmbeddedRds } from "../src/sim/embedded.ts";
 import { generateEd25519KeyPair } from "../src/sim/host-key.ts";
 import type { SimCommandLogEntry } from "../src/sim/types.ts";
-import { type ServedController, serveController } from "./harness.ts";
+import { serveController } from "./harness.ts";
 import { fmtMs, interleavedMany, median, percentile } from "./stats.ts";
 
 const GiB = 1024 ** 3;
@@ -67,7 +73,7 @@ const startDriver = (
     hostKey: rds.fingerprint,
   });
 
-const cycle = (csi: CsiClient) => async () => {
+const cycle = (csi: Csi) => async () => {
   await csi.controller.CreateVolume(REQ);
   await csi.controller.DeleteVolume({ volume_id: NAME });
 };
@@ -181,6 +187,60 @@ async function startSimProcess(dataDir: string, authorizedKeys: string, flags: s
   };
 }
 
+/** `bin/rds-csi controller` in its own process, configured as the in-process harness (harness.ts) is. */
+async function startDriverProcess(
+  dir: string,
+  sim: { host: string; port: number; fingerprint: string },
+  keyFile: string,
+): Promise<{ csi: Csi; stop(): Promise<void> }> {
+  const sock = join(dir, "driver.sock");
+  const child = spawn(
+    join(ROOT, "bin", "rds-csi"),
+    [
+      "controller",
+      "--endpoint",
+      `unix://${sock}`,
+      "--rds-address",
+      sim.host,
+      "--rds-port",
+      String(sim.port),
+      "--rds-user",
+      "rds-csi",
+      "--rds-key-file",
+      keyFile,
+      "--rds-host-key",
+      sim.fingerprint,
+      "--volume-path",
+      "storage-pool/bench",
+      "--known-nodes",
+      "n1",
+      "--nvme-address",
+      "127.0.0.1",
+    ],
+    // Its log (info, the default) is written as deployed and thrown away.
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, KUBERNETES_SERVICE_HOST: "" } },
+  );
+  const csi = connectCsi(`unix://${sock}`);
+  for (let i = 0; ; i++) {
+    try {
+      await csi.identity.Probe({});
+      break;
+    } catch (err) {
+      if (i > 100 || child.exitCode !== null) throw new Error(`driver process did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    csi,
+    stop: () =>
+      new Promise<void>((done) => {
+        csi.close();
+        child.once("exit", () => done());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
 async function rawConnect(host: string, port: number, privateKey: string): Promise<ssh2.Client> {
   const raw = new ssh2.Client();
   await new Promise<void>((ok, fail) => {
@@ -211,27 +271,40 @@ async function scenario(model: CostModel, cap: Captured): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-ctl-"));
   const keys = generateEd25519KeyPair("bench");
   writeFileSync(join(dir, "authorized_keys"), `${keys.public}\n`);
+  writeFileSync(join(dir, "id_ed25519"), keys.private, { mode: 0o600 });
   const sim = await startSimProcess(join(dir, "rds"), join(dir, "authorized_keys"), model.simFlags);
   const d = await startDriver(dir, { ...sim, privateKey: keys.private });
+  const p = await startDriverProcess(dir, sim, join(dir, "id_ed25519"));
   const raw = await rawConnect(sim.host, sim.port, keys.private);
+  const counter = createRdsClient(
+    { host: sim.host, port: sim.port, user: "rds-csi", privateKey: keys.private, hostKey: sim.fingerprint },
+    silentLogger,
+  );
   try {
     const replay = (lines: string[]) => async () => {
       for (const l of lines) await rawExec(raw, l);
     };
     const fns = [
+      cycle(p.csi),
       cycle(d.csi),
       replay([...cap.create.lines, ...cap.delete.lines]),
       replay([...cap.minimalCreate.lines, ...cap.minimalDelete.lines]),
     ];
     for (let i = 0; i < 2; i++) for (const f of fns) await f();
-    const [driver, same, minimal] = await interleavedMany(model.iterations, fns);
+    const [process_, inProcess, same, minimal] = await interleavedMany(model.iterations, fns);
     const cell = (xs: number[]) => `${fmtMs(median(xs!))} / ${fmtMs(percentile(xs!, 90))}`;
     console.log(
-      `| ${model.label} | ${model.iterations} | ${cell(driver!)} | ${cell(same!)} | ${cell(minimal!)} | ${pct(median(driver!), median(same!))} | ${pct(median(driver!), median(minimal!))} |`,
+      `| ${model.label} | ${model.iterations} | ${cell(process_!)} | ${cell(inProcess!)} | ${cell(same!)} | ${cell(minimal!)} | ${pct(median(process_!), median(same!))} | ${pct(median(inProcess!), median(same!))} | ${pct(median(process_!), median(minimal!))} |`,
     );
-    if (model.throughput) for (const n of BURSTS) await concurrentCreates(d, model.label, n);
+    if (model.throughput)
+      for (const n of BURSTS) {
+        await concurrentCreates(p.csi, counter, `${model.label}, driver process`, n);
+        await concurrentCreates(d.csi, counter, `${model.label}, in the benchmark's process`, n);
+      }
   } finally {
     raw.end();
+    await counter.close();
+    await p.stop();
     await d.stop();
     await sim.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -241,25 +314,27 @@ async function scenario(model: CostModel, cap: Captured): Promise<void> {
 /** Bursts of concurrent CreateVolume calls (issue 15: 20 and 100 at 10 ms per command, default channel cap). */
 const BURSTS = [20, 100];
 const throughputRows: string[] = [];
+let burstRound = 0;
 
-async function concurrentCreates(d: ServedController, label: string, count: number): Promise<void> {
+async function concurrentCreates(csi: Csi, rds: RdsClient, label: string, count: number): Promise<void> {
+  const round = (burstRound++).toString(16).padStart(4, "0");
   const names = Array.from(
     { length: count },
-    (_, i) => `pvc-${i.toString(16).padStart(8, "0")}-1111-4000-8000-000000000000`,
+    (_, i) => `pvc-${i.toString(16).padStart(8, "0")}-1111-4000-8000-00000000${round}`,
   );
   let errors = 0;
   const t0 = performance.now();
   await Promise.all(
-    names.map((n) => d.csi.controller.CreateVolume({ ...REQ, name: n }).catch(() => void errors++)),
+    names.map((n) => csi.controller.CreateVolume({ ...REQ, name: n }).catch(() => void errors++)),
   );
   const createMs = performance.now() - t0;
-  const created = (await d.client.listDisks("pvc-")).length;
+  const created = (await rds.listDisks("pvc-")).length;
   const t1 = performance.now();
   await Promise.all(
-    names.map((n) => d.csi.controller.DeleteVolume({ volume_id: n }).catch(() => void errors++)),
+    names.map((n) => csi.controller.DeleteVolume({ volume_id: n }).catch(() => void errors++)),
   );
   const deleteMs = performance.now() - t1;
-  const left = (await d.client.listDisks("pvc-")).length;
+  const left = (await rds.listDisks("pvc-")).length;
   throughputRows.push(
     `| ${label} | ${count} CreateVolume | ${fmtMs(createMs)} | ${(count / (createMs / 1000)).toFixed(1)} /s | ${errors} | ${created} |`,
     `| ${label} | ${count} DeleteVolume | ${fmtMs(deleteMs)} | ${(count / (deleteMs / 1000)).toFixed(1)} /s | ${errors} | ${left} |`,
@@ -297,13 +372,14 @@ export async function benchController(): Promise<void> {
     "Interleaved iterations per model; the simulator runs in its own process under the cost model named " +
       '(docs/simulator.md, "Cost model"). Raw exec replays on one warm connection either the driver\'s own ' +
       "command lines or the minimal set (the `/disk add`; the `/disk remove` and `/file remove` in one exec). " +
-      "Cells: median / p90 of one Create+Delete cycle. The raw replay sends its lines one after another; the " +
+      "Cells: median / p90 of one Create+Delete cycle. The driver runs as its own process (`bin/rds-csi " +
+      "controller`, as deployed) and in the benchmark's process (its gRPC client then shares the driver's thread). The raw replay sends its lines one after another; the " +
       "driver sends CreateVolume's first reads at once, so it can beat the replay when execs cost time.\n",
   );
   console.log(
-    "| cost model | iterations | driver | raw, same lines | raw, minimal set | driver vs same | driver vs minimal |",
+    "| cost model | iterations | driver process | driver in the benchmark's process | raw, same lines | raw, minimal set | driver process vs same | in-process driver vs same | driver process vs minimal |",
   );
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const model of MODELS) await scenario(model, cap);
   console.log(
     `\n## Controller: bursts of ${BURSTS.join(" and ")} concurrent CreateVolume calls (distinct names), then as many DeleteVolume, default channel cap\n`,
