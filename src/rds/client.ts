@@ -153,10 +153,18 @@ export class SshRdsClient implements RdsClient {
     const fileCmd =
       files.length > 0 ? filePrint().whereAny(files.map((f) => ["name", val.quoted(f)] as const)) : undefined;
     const cmds = [disks, fileCmd].filter((c): c is RosCommand => c !== undefined);
-    const texts = await this.#batch(
-      cmds.map((c) => ({ commands: [c], mutation: false })),
-      batch.length === 1 && cmds.length === 1 ? cmds[0]!.verb : "batch read",
-    );
+    // Merged lookups of a burst: the two prints go as two execs side by side when two channels are free
+    // (the rest of the burst waits for this answer, and the channels would sit idle meanwhile). A lone
+    // lookup keeps the one exec: the fewest execs per RPC (test/controller/round-trips.test.ts).
+    const sideBySide = batch.length > 1 && cmds.length === 2 && this.#conn.freeChannels >= 2;
+    const texts = sideBySide
+      ? await Promise.all(
+          cmds.map(async (c) => (await this.#batch([{ commands: [c], mutation: false }], "batch read"))[0]!),
+        )
+      : await this.#batch(
+          cmds.map((c) => ({ commands: [c], mutation: false })),
+          batch.length === 1 && cmds.length === 1 ? cmds[0]!.verb : "batch read",
+        );
     const diskRecords = disks ? this.#parse(texts[0]!, disks, DISK_KEYS) : [];
     const fileRecords = fileCmd ? this.#parse(texts[cmds.length - 1]!, fileCmd, FILE_KEYS) : [];
     return batch.map((l) => {

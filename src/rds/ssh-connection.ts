@@ -151,6 +151,11 @@ export class SshConnection {
     };
   }
 
+  /** Channels no command holds or waits for right now. */
+  get freeChannels(): number {
+    return this.#limiter.queued > 0 ? 0 : this.#limiter.max - this.#limiter.inUse;
+  }
+
   /** Runs one command on its own exec channel. Rejects with RdsError("timeout" | "unavailable"). */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? this.#opts.commandTimeoutMs;

@@ -110,14 +110,41 @@ describe("concurrent lookups share execs", () => {
         ),
       );
     });
-    expect(lines).toHaveLength(1);
-    expect(lines.at(-1)).toMatch(/where slot="pvc-batch-\d" or slot="pvc-batch-\d" or /);
+    // One disk print and one file print for all ten, side by side in two execs (the channels are free).
+    expect(lines).toHaveLength(2);
+    expect(lines.find((l) => l.startsWith("/disk print"))).toMatch(
+      /^\/disk print detail where slot="pvc-batch-\d" or slot="pvc-batch-\d" or .*; :put "__RDS_OK__"$/,
+    );
+    expect(lines.find((l) => l.startsWith("/file print"))).toMatch(
+      /^\/file print detail where name="[^"]+" or name="[^"]+" or .*; :put "__RDS_OK__"$/,
+    );
     for (const [i, a] of answers.entries()) {
       const made = [1, 3, 4, 5].includes(i); // pvc-batch-1 from the first test
       expect(a.disk?.slot).toBe(made ? slots[i] : undefined);
       expect(a.file?.name).toBe(made ? `storage-pool/batch/${slots[i]}.img` : undefined);
       expect(a.pool?.mountPoint).toBe("storage-pool");
     }
+  });
+
+  it("with fewer than two channels free, the merged lookup is one exec of both prints", async () => {
+    rds.sim.faults.hang(/^:put "__RDS_OK__"$/);
+    const held = [client.ping(), client.ping(), client.ping()]; // three of the four channels
+    await new Promise((r) => setTimeout(r, 50));
+    const slots = ["pvc-batch-1", "pvc-batch-3", "pvc-batch-none"];
+    let answers: Awaited<ReturnType<RdsClient["lookup"]>>[] = [];
+    const lines = await execsOf(async () => {
+      answers = await Promise.all(
+        slots.map((s) => client.lookup({ disk: s, file: `storage-pool/batch/${s}.img` })),
+      );
+    });
+    rds.sim.faults.clear();
+    await Promise.allSettled(held);
+    const lookups = lines.filter((l) => !l.startsWith(":put"));
+    expect(lookups).toHaveLength(1);
+    expect(lookups[0]).toMatch(
+      /^\/disk print detail where .*; :put "__RDS_PART__1"; \/file print detail where /,
+    );
+    expect(answers.map((a) => a.disk?.slot)).toEqual(["pvc-batch-1", "pvc-batch-3", undefined]);
   });
 
   it("a bad value fails only its own lookup, before anything is sent", async () => {
