@@ -4,7 +4,7 @@
 // the sentinel (§2.4). The output is cut at the markers, so every part gets exactly its own output, and an
 // error is attributed to the part it stopped in: the part whose marker was the last one printed.
 //
-//   /disk add ...; :put "__RDS_PART__1"; /disk print detail where slot="x"; :put "__RDS_OK__"
+//   /disk set [find where slot="x" and comment="..."] ...; :put "__RDS_PART__1"; /disk print detail where slot="x"; :put "__RDS_OK__"
 //
 // A part that changes something must print nothing (as a single mutation must, result.ts). A parse error
 // runs nothing and prints no marker, so it lands on the first part: only a driver bug can cause one.
