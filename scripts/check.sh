@@ -71,7 +71,7 @@ section "NVMe/TCP end-to-end in a qemu VM (npm run test:e2e; docs/e2e.md)"
 e2e_status=0
 npm run --silent test:e2e || e2e_status=$?
 
-section "real Kubernetes: our images and Helm chart in a one-node v1.37.2 cluster (npm run test:k8s; docs/k8s-e2e.md)"
+section "real Kubernetes: our images and Helm chart in a three-node v1.37.2 cluster (npm run test:k8s; docs/k8s-e2e.md)"
 k8s_status=0
 npm run --silent test:k8s || k8s_status=$?
 

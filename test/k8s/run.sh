@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `npm run test:k8s`: rds-csi in a real one-node Kubernetes ($K8S_VERSION), installed with our Helm chart
+# `npm run test:k8s`: rds-csi in a real three-node Kubernetes ($K8S_VERSION), installed with our Helm chart
 # from images built from our Dockerfile, against the RDS simulator (docs/k8s-e2e.md).
 #   build (cached by version) -> cluster up -> simulator + Secret + helm install -> scenarios -> teardown
 # Writes out/k8s/junit.xml (one testcase per phase and scenario) and out/k8s/timings.txt. On failure
 # out/k8s/ keeps describe/events/pod logs (artefacts/) and every process's log (logs/).
-# K8S_SCENARIOS="01 02" runs only those; K8S_KEEP=1 leaves the cluster up after the run (no teardown).
+# K8S_SCENARIOS="01 02" runs only those; K8S_KEEP=1 leaves the cluster up after the run (no teardown);
+# K8S_NODES=1|2 makes fewer nodes (the multi-node scenarios then fail and say why).
 source "$(dirname "$0")/lib/common.sh"
 [[ $(id -u) == 0 ]] || die "needs root (network namespace, containerd, kubelet, loop devices)"
 rm -rf "$OUT" && mkdir -p "$OUT/logs"

@@ -27,15 +27,27 @@ if [[ -f $STATE/pids/kube-apiserver ]] && k get --raw /readyz >/dev/null 2>&1; t
   helm uninstall rds-csi -n "$NS" --wait --timeout 90s >/dev/null 2>&1
   k delete pod --all -A --grace-period=1 --wait=true --timeout=60s >/dev/null 2>&1
 fi
-for n in kube-proxy kube-scheduler kube-controller-manager kubelet; do stop "$n"; done
-if [[ -S $CONTAINERD_ADDRESS ]]; then
-  for t in $(ctr tasks ls -q 2>/dev/null); do ctr tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
+# the extra nodes this cluster had (whatever K8S_NODES says now)
+extra=()
+for d in "$STATE"/nodes/*/; do [[ -d $d ]] && extra+=("$(basename "$d")"); done
+for n in kube-proxy kube-scheduler kube-controller-manager kubelet; do
+  stop "$n"
+  for x in "${extra[@]}"; do stop "$n-$x"; done
+done
+for x in a "${extra[@]}"; do
+  sock=$(node_containerd "$x")
+  [[ -S $sock ]] || continue
+  for t in $(ctr --address "$sock" tasks ls -q 2>/dev/null); do ctr --address "$sock" tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
   sleep 1
-  for t in $(ctr tasks ls -q 2>/dev/null); do ctr tasks delete -f "$t" >/dev/null 2>&1; done
-fi
+  for t in $(ctr --address "$sock" tasks ls -q 2>/dev/null); do ctr --address "$sock" tasks delete -f "$t" >/dev/null 2>&1; done
+done
 for n in kube-apiserver etcd containerd rds-sim; do stop "$n"; done
-# shims of our containerd (found by their state directory on the command line, PID by PID)
-for pid in $(pgrep -f "containerd-shim-runc-v2 .*$STATE/run" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+for x in "${extra[@]}"; do stop "containerd-$x"; done
+# shims of our containerds (found by their state directories on the command line, PID by PID)
+for pid in $(pgrep -f "containerd-shim-runc-v2 .*$STATE/" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+# the extra nodes' mount namespaces end with their holders (their mounts with them), then their
+# network namespaces and cgroup roots
+for x in "${extra[@]}"; do stop "mntns-$x"; "$K8S_DIR/cluster/node.sh" down "$x"; done
 # mounts under our state directory (kubelet's volumes, containerd's rootfs and shm), deepest first
 for _ in 1 2 3; do
   mapfile -t mounts < <(findmnt -rn -o TARGET | grep -F "$STATE/" | sort -r)

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# A throw-away PKI for the one-node cluster (made fresh at every run, 10 minutes' validity would do; 2 days):
+# A throw-away PKI for the cluster (made fresh at every run, 10 minutes' validity would do; 2 days):
 # a CA, the API server's serving certificate, client certificates for each component and the admin, the
 # kubelet's serving certificate, the service-account key pair, and one kubeconfig per client.
 source "$(dirname "$0")/../lib/common.sh"
 P=$STATE/pki
 rm -rf "$P" && mkdir -p "$P" && cd "$P"
-node_name=$(hostname)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=rds-csi-k8s-ca 2>/dev/null
 openssl genrsa -out sa.key 2048 2>/dev/null && openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 # cert NAME CN ORG USAGE [SANS]
@@ -24,7 +23,10 @@ cert() {
 cert apiserver kube-apiserver "" serverAuth \
   "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP,IP:10.96.0.1"
 cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters clientAuth
-cert kubelet-server "$node_name" "" serverAuth "DNS:$node_name,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP"
+cert kubelet-server "$NODE_A" "" serverAuth "DNS:$NODE_A,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP"
+for n in "${EXTRA_NODES[@]}"; do
+  cert "kubelet-server-$n" "$(node_name "$n")" "" serverAuth "DNS:$(node_name "$n"),DNS:localhost,IP:127.0.0.1,IP:$(node_ip "$n")"
+done
 # kubeconfig NAME CN ORG
 kubeconfig() {
   cert "$1-client" "$2" "$3" clientAuth
@@ -46,5 +48,6 @@ KC
 kubeconfig admin kubernetes-admin system:masters
 kubeconfig controller-manager system:kube-controller-manager ""
 kubeconfig scheduler system:kube-scheduler ""
-kubeconfig kubelet "system:node:$node_name" system:nodes
+kubeconfig kubelet "system:node:$NODE_A" system:nodes
+for n in "${EXTRA_NODES[@]}"; do kubeconfig "kubelet-$n" "system:node:$(node_name "$n")" system:nodes; done
 kubeconfig kube-proxy system:kube-proxy ""

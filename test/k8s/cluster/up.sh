@@ -1,79 +1,19 @@
 #!/usr/bin/env bash
-# Brings the one-node cluster up from nothing: network namespace, PKI, containerd (Debian's, CRI), the
-# images, etcd, kube-apiserver, controller-manager, scheduler, kubelet and kube-proxy, until the node is
-# Ready. Every process runs in $NETNS and logs to out/k8s/logs/. cluster/down.sh undoes all of it.
+# Brings the cluster up from nothing: network namespaces, the extra nodes' mount namespaces, PKI, etcd,
+# kube-apiserver, controller-manager, scheduler, then on every node containerd (Debian's, CRI) with the
+# images, kubelet and kube-proxy, until all nodes are Ready. Node A's processes and the control plane run in
+# $NETNS, each extra node's in its own namespaces (cluster/node.sh); every process logs to out/k8s/logs/.
+# cluster/down.sh undoes all of it.
 source "$(dirname "$0")/../lib/common.sh"
 started=$SECONDS
 [[ -d /run/netns/$NETNS ]] && die "netns $NETNS exists: a cluster of this checkout is up (test/k8s/cluster/down.sh)"
 mkdir -p "$STATE"/{run,containerd,etcd,cni,kubelet,sim} "$OUT/logs"
 "$K8S_DIR/cluster/netns.sh" up
+for n in "${EXTRA_NODES[@]}"; do "$K8S_DIR/cluster/node.sh" namespaces "$n"; done
 "$K8S_DIR/cluster/pki.sh"
-P=$STATE/pki node_name=$(hostname)
-
-# ---- configuration ---------------------------------------------------------------------------------------
-mkdir -p "$STATE/cni-conf"
-cat >"$STATE/cni-conf/10-rds-k8s.conflist" <<CNI
-{"cniVersion": "1.0.0", "name": "rds-k8s-$ID", "plugins": [
-  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "dataDir": "$STATE/cni", "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}
-CNI
-# restrict_oom_score_adj: this sandbox's root lacks CAP_SYS_RESOURCE, without it runc fails every sandbox.
-cat >"$STATE/containerd.toml" <<TOML
-version = 2
-root = "$STATE/containerd"
-state = "$STATE/run/containerd"
-[grpc]
-  address = "$CONTAINERD_ADDRESS"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.10.1"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "$STATE/run/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$STATE/cni-conf"
-TOML
-# cgroup v1 hybrid without systemd: cgroupfs, and failCgroupV1 off (Kubernetes 1.35+ refuses v1 otherwise).
-cat >"$STATE/kubelet.yaml" <<YAML
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-failCgroupV1: false
-cgroupDriver: cgroupfs
-containerRuntimeEndpoint: unix://$CONTAINERD_ADDRESS
-authentication: {anonymous: {enabled: false}, webhook: {enabled: true}, x509: {clientCAFile: $P/ca.crt}}
-authorization: {mode: Webhook}
-tlsCertFile: $P/kubelet-server.crt
-tlsPrivateKeyFile: $P/kubelet-server.key
-clusterDomain: cluster.local
-clusterDNS: [10.96.0.10]
-failSwapOn: false
-serializeImagePulls: false
-imageGCHighThresholdPercent: 100
-evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
-syncFrequency: 10s
-YAML
-cat >"$STATE/kube-proxy.yaml" <<YAML
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection: {kubeconfig: $P/kube-proxy.kubeconfig}
-mode: iptables
-clusterCIDR: 10.244.0.0/24
-conntrack: {maxPerCore: 0}
-YAML
-
-# ---- containerd and the images ---------------------------------------------------------------------------
-start containerd containerd --config "$STATE/containerd.toml"
-wait_for 30 containerd ctr version
-t=$SECONDS
-for tar in $(cat "$CACHE/images/current"); do ctr images import "$tar" >/dev/null; done
-log "cluster: containerd up, $(ctr images ls -q | grep -vc '^sha256:') images imported in $((SECONDS - t)) s"
+P=$STATE/pki
+source "$K8S_DIR/cluster/configs.sh"
+write_node_configs a
 
 # ---- control plane ---------------------------------------------------------------------------------------
 start etcd etcd --data-dir "$STATE/etcd" --listen-client-urls http://127.0.0.1:2379 \
@@ -86,7 +26,8 @@ start kube-apiserver kube-apiserver --etcd-servers=http://127.0.0.1:2379 \
   --kubelet-certificate-authority="$P/ca.crt" \
   --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
+  --kubelet-preferred-address-types=InternalIP
 wait_for 120 "the API server" k get --raw /readyz
 log "cluster: API server ready"
 start kube-controller-manager kube-controller-manager --kubeconfig="$P/controller-manager.kubeconfig" \
@@ -97,9 +38,14 @@ start kube-controller-manager kube-controller-manager --kubeconfig="$P/controlle
 start kube-scheduler kube-scheduler --kubeconfig="$P/scheduler.kubeconfig" \
   --authentication-kubeconfig="$P/scheduler.kubeconfig" --authorization-kubeconfig="$P/scheduler.kubeconfig" \
   --leader-elect=false --bind-address=127.0.0.1
-start kubelet kubelet --config="$STATE/kubelet.yaml" --kubeconfig="$P/kubelet.kubeconfig" \
-  --root-dir="$KUBELET_DIR" --node-ip="$NODE_IP" --hostname-override="$node_name" --v=2
-start kube-proxy kube-proxy --config="$STATE/kube-proxy.yaml" --hostname-override="$node_name"
-wait_for 120 "the node to be Ready" k wait --for=condition=Ready node --all --timeout=2s
+start_node_processes a
+# The other nodes side by side (their image imports overlap), each logging to out/k8s/logs/node-X.log.
+pids=()
+for n in "${EXTRA_NODES[@]}"; do "$K8S_DIR/cluster/node.sh" start "$n" >"$OUT/logs/node-$n.log" 2>&1 & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || die "an extra node did not start (out/k8s/logs/node-*.log)"; done
+nodes=$((1 + ${#EXTRA_NODES[@]}))
+registered() { [[ $(k get nodes -o name | wc -l) -eq $nodes ]]; }
+wait_for 120 "$nodes nodes to register" registered
+wait_for 120 "the nodes to be Ready" k wait --for=condition=Ready node --all --timeout=2s
 wait_for 60 "the default ServiceAccount" k get serviceaccount default
-log "cluster: node $node_name Ready, $((SECONDS - started)) s after start"
+log "cluster: $nodes nodes Ready ($(k get nodes -o name | cut -d/ -f2 | tr '\n' ' ')), $((SECONDS - started)) s after start"

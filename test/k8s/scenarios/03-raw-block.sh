@@ -13,6 +13,6 @@ assert_eq "data read back through the device" \
   "$(pod_exec vm sh -c 'dd if=/dev/xvda bs=65536 skip=16 count=16 2>/dev/null | sha256sum')" \
   "$(pod_exec vm sh -c 'sha256sum < /tmp/in')"
 pv=$(pv_of raw)
-assert "kubelet mapped the block volume (its loop device over the published file)" \
-  bash -c "losetup -l -n -O BACK-FILE | grep -q \"volumeDevices/.*\\|$pv\""
+assert "kubelet of node $(pod_node vm) mapped the block volume (its loop device over the published file)" \
+  on_node "$(pod_node vm)" bash -c "losetup -l -n -O BACK-FILE | grep -q \"volumeDevices/.*\\|$pv\""
 scenario_cleanup

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scenario 6: restarts.
-#  a. The node plugin pod is deleted while a volume is mounted: the workload keeps its data, and the new
-#     plugin serves the unstage when the workload goes.
+#  a. The node plugin pod of the workload's node is deleted while a volume is mounted: the workload keeps
+#     its data, and the new plugin serves the unstage when the workload goes.
 #  b. The controller pod is deleted right after a PVC is created: the PVC still binds, no orphan disk.
 #  c. The simulator drops the SSH connection on `/disk add` during provisioning: the PVC still binds.
 source "$(dirname "$0")/../lib/common.sh"
@@ -16,14 +16,15 @@ pvs() { k get pv -o name | wc -l; }
 pvc data rds-ext4-immediate 64Mi
 pod app "echo survives > /data/f; sync" fs:data:/data
 pod_ready app
-old=$(k -n "$NS" get pod -l app.kubernetes.io/component=node -o name)
+on=$(pod_node app)
+old=$(k -n "$NS" get pod -l app.kubernetes.io/component=node --field-selector spec.nodeName="$(node_name "$on")" -o name)
 k -n "$NS" delete "$old" --wait=true --timeout=120s >/dev/null
 assert "a new node plugin pod is Ready" wait_for 180 "node plugin rollout" plugin_ready
 assert_eq "the workload still reads its data" "$(pod_exec app cat /data/f)" survives
 handle=$(volume_handle "$(pv_of data)")
 k -n "$SNS" delete pod app --wait=true --timeout=120s >/dev/null
-unstaged() { ! findmnt -rn -o TARGET | grep -q "$handle" && ! losetup -l -n -O BACK-FILE | grep -q "$handle"; }
-assert "the new plugin unstaged the volume (no mount, no loop device of $handle left)" wait_for 60 unstage unstaged
+unstaged() { ! on_node "$on" findmnt -rn -o TARGET | grep -q "$handle" && ! losetup -l -n -O BACK-FILE | grep -q "$handle"; }
+assert "the new plugin on node $on unstaged the volume (no mount, no loop device of $handle left)" wait_for 60 unstage unstaged
 
 # b. controller restart during provisioning
 pvc during-restart rds-ext4-immediate 64Mi

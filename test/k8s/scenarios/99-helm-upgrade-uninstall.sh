@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Scenario 8 (issue 12 scenario 7; last: it uninstalls the driver): `helm upgrade` with a changed value rolls both pods and the
+# Scenario 99 (issue 12 scenario 7; numbered last: it uninstalls the driver): `helm upgrade` with a changed value rolls both pods and the
 # volumes keep working; `helm uninstall` after every PVC is gone leaves no driver object behind.
 source "$(dirname "$0")/../lib/common.sh"
 source "$K8S_DIR/lib/scenario.sh"
-scenario_ns s08-helm
+scenario_ns s99-helm
 
 pvc data rds-ext4-immediate 64Mi
 pod app "echo before-upgrade > /data/f; sync" fs:data:/data
