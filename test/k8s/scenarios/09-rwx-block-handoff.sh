@@ -42,13 +42,13 @@ event_refused() { events_of third | grep -q "FailedAttachVolume.*allows 2 at onc
 assert "the pod on node C has a FailedAttachVolume Event with the driver's error" wait_for 60 "the Event" event_refused
 assert_eq "the pod on node C did not start" "$(k -n "$SNS" get pod third -o jsonpath='{.status.phase}')" Pending
 k -n "$SNS" delete pod third --wait=true --timeout=60s >/dev/null
-no_c() { ! attachments "$pv" | grep -q "^$(node_name c) "; }
-assert "node C's refused VolumeAttachment is removed with its pod" wait_for 180 "node C's attachment to go" no_c
+# Its VolumeAttachment goes when the attach-detach controller gets to detaching it: 18 s to 140 s measured
+# here (the failed attach's back-off), so the hand-off goes on meanwhile and it is checked at the end.
 
 # the source stops; its attachment goes; the target keeps working
 k -n "$SNS" delete pod source --wait=true --timeout=120s >/dev/null
-only_b() { [[ $(attachments "$pv") == "$(node_name b) true" ]]; }
-assert "node A's VolumeAttachment is gone, node B's stays" wait_for 120 "A's attachment to go" only_b
+only_b() { [[ $(attachments "$pv" | grep -v "^$(node_name c) ") == "$(node_name b) true" ]]; }
+assert "node A's VolumeAttachment is gone, node B's stays (C's refused one aside)" wait_for 120 "A's attachment to go" only_b
 a_gone() { ! plugin_loops a | grep -q "$file" && [[ ! -e /sys/block/$a_loop/loop/backing_file ]]; }
 assert "node A's plugin detached its loop device ($a_loop)" wait_for 30 "A's loop device" a_gone
 b_keeps() { plugin_loops b | grep -q "^$b_loop "; }
@@ -58,4 +58,6 @@ assert_eq "node B still reads A's bytes" \
 assert_eq "node B writes and reads back after the hand-off" \
   "$(pod_exec target sh -c 'echo after-handoff | dd of=/dev/xvda bs=512 seek=8192 conv=fsync 2>/dev/null; dd if=/dev/xvda bs=512 skip=8192 count=1 2>/dev/null | head -1')" \
   after-handoff
+no_c() { ! attachments "$pv" | grep -q "^$(node_name c) "; }
+assert "node C's refused VolumeAttachment is removed after its pod" wait_for 300 "node C's attachment to go" no_c
 scenario_cleanup
