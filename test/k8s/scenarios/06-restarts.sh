@@ -36,6 +36,9 @@ no_orphans() { (($(disks_on_rds) == $(pvs))); }
 assert "no orphan disk on the RDS (disks = PVs)" wait_for 120 "orphan check" no_orphans
 
 # c. the SSH connection drops on /disk add
+# The simulator drops connections until the end of this part, also when an assertion fails.
+dropping=1
+trap '((dropping == 0)) || "$K8S_DIR/driver/sim.sh" restart >/dev/null' EXIT
 "$K8S_DIR/driver/sim.sh" restart --drop-on '/disk add'
 pvc during-drop rds-ext4-immediate 64Mi
 # The provisioner's CreateVolume fails with the driver's "dropped while the command ran" (UNAVAILABLE).
@@ -45,6 +48,7 @@ dropped() {
 }
 assert "the simulator dropped the SSH connection during CreateVolume" wait_for 120 "a dropped connection" dropped
 "$K8S_DIR/driver/sim.sh" restart
+dropping=0
 assert "the PVC binds after the dropped connection" pvc_bound during-drop 300
 k -n "$SNS" delete pvc during-drop --wait=true --timeout=120s >/dev/null
 assert "no orphan disk on the RDS after the drop" wait_for 120 "orphan check" no_orphans

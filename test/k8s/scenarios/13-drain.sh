@@ -20,6 +20,7 @@ assert_eq "it runs on node $drained (preferred)" "$(pod_node "$p1")" "$drained"
 pv_files=$(pv_of files) pv_raw=$(pv_of raw)
 h_files=$(volume_handle "$pv_files") h_raw=$(volume_handle "$pv_raw")
 
+trap 'k uncordon "$(node_name "$drained")" >/dev/null 2>&1' EXIT   # also when an assertion fails
 k drain "$(node_name "$drained")" --ignore-daemonsets --delete-emptydir-data --timeout=180s >"$OUT/drain.txt" 2>&1 ||
   { cat "$OUT/drain.txt" >&2; die "kubectl drain failed"; }
 log "drain: $(grep -c evicted "$OUT/drain.txt") pod(s) evicted"
@@ -38,6 +39,5 @@ assert "no mount of either volume is left on the drained node" no_mounts
 assert_eq "no loop device of the drained node's plugin is left" "$(plugin_loops "$drained")" ""
 left=$(on_node "$drained" find "$KUBELET_DIR/plugins/kubernetes.io/csi" -path "*$pv_files*" -o -path "*$pv_raw*" 2>/dev/null | head -3)
 assert_eq "no staging or publish directory of either volume is left on the drained node" "$left" ""
-k uncordon "$(node_name "$drained")" >/dev/null
 k -n "$SNS" delete deployment app --wait=true --timeout=120s >/dev/null
 scenario_cleanup
