@@ -61,6 +61,9 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 syncFrequency: 10s
+# The attach-detach controller keeps a VolumeAttachment it could not attach (scenario 9's refused node) until
+# the node's next status says the volume is not in use; at the default 5 min that took 18-212 s here.
+nodeStatusReportFrequency: 20s
 YAML
   cat >"$dir/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1

@@ -42,8 +42,8 @@ event_refused() { events_of third | grep -q "FailedAttachVolume.*allows 2 at onc
 assert "the pod on node C has a FailedAttachVolume Event with the driver's error" wait_for 60 "the Event" event_refused
 assert_eq "the pod on node C did not start" "$(k -n "$SNS" get pod third -o jsonpath='{.status.phase}')" Pending
 k -n "$SNS" delete pod third --wait=true --timeout=60s >/dev/null
-# Its VolumeAttachment goes when the attach-detach controller gets to detaching it: 18 s to 140 s measured
-# here (the failed attach's back-off), so the hand-off goes on meanwhile and it is checked at the end.
+# Its VolumeAttachment goes once node C's next status says the volume is not in use (the attach-detach
+# controller assumes a failed attach may be mounted): the hand-off goes on meanwhile, checked at the end.
 
 # the source stops; its attachment goes; the target keeps working
 k -n "$SNS" delete pod source --wait=true --timeout=120s >/dev/null
