@@ -119,14 +119,17 @@ for param in $documented; do
   grep -q "^  $param: " <<<"$every" || die "StorageClass parameter $param (documented) does not render from ci/testing-loop-values.yaml"
 done
 echo "ok: $(wc -w <<<"$documented") StorageClass parameters render: $(echo $documented)"
-grep -A3 '^parameters:' "$OUT/helm-testing-loop.yaml" | grep -q 'snapshotMethod: "file-copy"' ||
+grep -A3 '^parameters:' "$OUT/helm-testing-loop.yaml" | grep -c 'snapshotMethod: "file-copy"' >/dev/null ||
   die "the VolumeSnapshotClass does not render snapshots.parameters"
 echo "ok: VolumeSnapshotClass parameters render"
 grep -q 'lib-modules' "$OUT/helm-minimal.yaml" && die "kernel modules mounted although node.loadKernelModule=false"
 echo "ok: no kernel modules mount without node.loadKernelModule"
 # Controller and nodes must agree on the appliance's topology segment (issue 17 item 1): without it on the
 # nodes, the provisioner's capacity objects churn and WaitForFirstConsumer pods wait ~100 s.
-awk '/^kind: DaemonSet/{ds=1} /^---/{ds=0} ds' "$OUT/helm-minimal.yaml" | grep -q 'key: RDS_CSI_APPLIANCE_NAME' ||
+# (grep on a captured text, not `awk | grep -q`: grep -q exits at the first match, awk then dies of
+# SIGPIPE, and pipefail failed the check at random; it did in a fresh-clone CI run)
+node_ds=$(awk '/^kind: DaemonSet/{ds=1} /^---/{ds=0} ds' "$OUT/helm-minimal.yaml")
+grep -q 'key: RDS_CSI_APPLIANCE_NAME' <<<"$node_ds" ||
   die "the node DaemonSet does not take RDS_CSI_APPLIANCE_NAME from the ConfigMap"
 grep -q 'RDS_CSI_APPLIANCE_NAME: "rds"' "$OUT/helm-minimal.yaml" || die "the ConfigMap has no RDS_CSI_APPLIANCE_NAME"
 echo "ok: controller and nodes share the appliance name (topology segment)"
