@@ -11,21 +11,12 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import type { AttachTarget } from "./nvme/transport.ts";
 
 export const STATE_FILE = ".rds-csi-stage.json";
 
-export type StageTarget =
-  | {
-      kind: "nvme-tcp";
-      nqn: string;
-      address: string;
-      port: number;
-      ctrlLossTmo: number;
-      reconnectDelay: number;
-      keepAliveTmo?: number;
-      nrIoQueues?: number;
-    }
-  | { kind: "loop"; filePath: string };
+/** What the state file keeps of the attach target: exactly the transport's target. */
+export type StageTarget = AttachTarget;
 
 export interface StageState {
   version: 1;
