@@ -18,6 +18,15 @@ export interface CoalescerOptions {
    * command whatever their number).
    */
   spread?: boolean;
+  /**
+   * What to let finish before sending a request that finds nothing of its kind in flight: the lookups in
+   * flight (`settled()` of the read coalescer), when the requests of this kind follow from them. In a
+   * burst of CreateVolume the first lookup often goes alone and the rest merged just after; without the
+   * wait its add would go out alone and the burst's other adds, a moment later, would find a channel
+   * short. Waiting costs at most that lookup (bounded by `waitForMaxMs`); with no lookup in flight, nothing.
+   */
+  waitFor?: () => Promise<void> | undefined;
+  waitForMaxMs?: number;
 }
 
 interface Pending<Req, Res> {
@@ -31,6 +40,8 @@ export class Coalescer<Req, Res> {
   readonly #opts: CoalescerOptions;
   readonly #queue: Pending<Req, Res>[] = [];
   #inFlight = 0;
+  /** The batches in flight, each settled (answered or failed) before its callers hear of it. */
+  readonly #running = new Set<Promise<void>>();
   #flushScheduled = false;
 
   /** `run` answers a batch of requests, in order; an answer may be a promise (a request sent again). */
@@ -45,17 +56,27 @@ export class Coalescer<Req, Res> {
     return this.#queue.length;
   }
 
+  /** Resolves when every batch in flight now has been answered; undefined when none is in flight. */
+  settled(): Promise<void> | undefined {
+    if (this.#running.size === 0) return undefined;
+    return Promise.all(this.#running).then(() => {});
+  }
+
   request(req: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.#queue.push({ req, resolve, reject });
-      // Requests made in the same turn of the event loop (the RPCs a merged read just answered) are
-      // spread over the free slots together, instead of the first ones taking every slot alone.
       if (this.#inFlight < this.#opts.maxInFlight && !this.#flushScheduled) {
         this.#flushScheduled = true;
-        setImmediate(() => {
-          this.#flushScheduled = false;
-          this.#flush();
-        });
+        // Requests made in the same turn of the event loop (the RPCs a merged read just answered) are
+        // spread over the free slots together, instead of the first ones taking every slot alone.
+        const flush = () =>
+          setImmediate(() => {
+            this.#flushScheduled = false;
+            this.#flush();
+          });
+        const gate = this.#opts.waitFor?.();
+        if (gate) void bounded(gate, this.#opts.waitForMaxMs ?? 1000).then(flush);
+        else flush();
       }
     });
   }
@@ -80,7 +101,14 @@ export class Coalescer<Req, Res> {
     } catch (err) {
       answers = Promise.reject(err);
     }
-    answers
+    // Out of `#running` before any caller hears: what a caller asks next does not wait for its own answer.
+    const running: Promise<void> = answers.then(
+      () => void this.#running.delete(running),
+      () => void this.#running.delete(running),
+    );
+    this.#running.add(running);
+    running
+      .then(() => answers)
       .then(
         (res) => {
           if (res.length !== batch.length)
@@ -99,4 +127,13 @@ export class Coalescer<Req, Res> {
         this.#flush();
       });
   }
+}
+
+/** `p`, or nothing once `ms` have passed: a wait that must not become a hang. */
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((done) => {
+    timer = setTimeout(done, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -79,6 +79,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       output: "",
       commands: [],
       latencyMs: { exec: 0, commands: [] },
+      span: { start: performance.now() },
     };
     commandLog.push(entry);
     if (commandLog.length > COMMAND_LOG_LIMIT) commandLog.splice(0, commandLog.length - COMMAND_LOG_LIMIT);
@@ -133,6 +134,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       req.drop();
       return undefined;
     }
+    entry.span.end = performance.now();
     return plan.noExitStatus ? { ...reply(result), code: null } : reply(result);
   };
 

@@ -84,6 +84,11 @@ export interface SimCommandLogEntry {
   commands: string[];
   /** Latency charged: the exec's once, and each command's (same order as `commands`). */
   latencyMs: { exec: number; commands: number[] };
+  /**
+   * When the exec arrived and when its answer was sent (`performance.now()` of the simulator's process):
+   * execs whose spans overlap ran side by side, one round trip for the client (test/controller/round-trips).
+   */
+  span: { start: number; end?: number };
 }
 
 export interface Simulator {

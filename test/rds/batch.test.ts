@@ -50,7 +50,7 @@ async function execsOf(fn: () => Promise<unknown>): Promise<string[]> {
 }
 
 describe("batched execs over SSH", () => {
-  it("lookup reads a disk, a file and a pool in one exec, each from its own part", async () => {
+  it("lookup reads a disk, a file and a pool in one round trip: two prints side by side while channels are free", async () => {
     await client.addFileDisk(add("pvc-batch-1"));
     let found: Awaited<ReturnType<RdsClient["lookup"]>> = {};
     const lines = await execsOf(async () => {
@@ -60,7 +60,11 @@ describe("batched execs over SSH", () => {
         pool: "storage-pool",
       });
     });
-    expect(lines).toHaveLength(1);
+    // The one-exec form, both prints in one line with a part marker, is the next describe's last-but-one test.
+    expect(lines.sort()).toEqual([
+      '/disk print detail where slot="pvc-batch-1" or mount-point="storage-pool"; :put "__RDS_OK__"',
+      '/file print detail where name="storage-pool/batch/pvc-batch-1.img"; :put "__RDS_OK__"',
+    ]);
     expect(found.disk).toMatchObject({ slot: "pvc-batch-1", sizeBytes: GiB });
     expect(found.file).toMatchObject({ name: "storage-pool/batch/pvc-batch-1.img", sizeBytes: GiB });
     expect(found.pool).toMatchObject({ mountPoint: "storage-pool" });
@@ -169,6 +173,33 @@ describe("concurrent adds share execs", () => {
     expect(adds.length).toBeLessThan(slots.length);
     expect(adds.some((l) => (l.match(/\/disk add /g) ?? []).length > 1)).toBe(true);
     for (const s of slots) expect(await client.getDisk(s)).toMatchObject({ slot: s, sizeBytes: GiB });
+  });
+
+  it("a burst whose first lookup went alone: its add waits for the lookups in flight, and the burst's adds share every channel", async () => {
+    // What a burst of CreateVolume calls does: each looks its slot up, then adds it. The first call's
+    // lookup goes out alone and the other nineteen merged a moment later; every exec takes 30 ms.
+    rds.sim.faults.execLatency(30);
+    const slots = Array.from({ length: 20 }, (_, i) => `pvc-burst-${i}`);
+    const create = async (slot: string) => {
+      await client.lookup({ disk: slot, file: `storage-pool/batch/${slot}.img`, pool: "storage-pool" });
+      return client.addFileDisk(add(slot));
+    };
+    const before = rds.sim.commandLog.length;
+    const first = create(slots[0]!);
+    await new Promise((r) => setImmediate(r)); // the first lookup is sent
+    const made = await Promise.all([first, ...slots.slice(1).map(create)]);
+    rds.sim.faults.clear();
+    expect(made.map((d) => d.slot)).toEqual(slots);
+    const lines = rds.sim.commandLog.slice(before).map((e) => e.command);
+    expect(lines.filter((l) => l.includes(" print detail where ")).length).toBe(4 + 4); // lookups + read-backs
+    const addsPerExec = lines
+      .filter((l) => l.startsWith("/disk add "))
+      .map((l) => (l.match(/\/disk add /g) ?? []).length);
+    // Not [1, 7, 6, 6]: the first add alone on a channel, the other nineteen short of one.
+    expect(addsPerExec).toEqual([5, 5, 5, 5]);
+    await Promise.all(
+      slots.map((s) => client.removeAll([{ disk: s }, { file: `storage-pool/batch/${s}.img` }])),
+    );
   });
 
   it("a failing add in a merged exec fails only its own call: adds before it stand, adds after it are sent again", async () => {

@@ -87,4 +87,75 @@ describe("Coalescer", () => {
     await expect(a).rejects.toThrow("connection lost");
     expect(await b).toBe(2);
   });
+
+  it("settled() waits for the batches in flight, and a caller's next request does not wait for its own", async () => {
+    const gate = deferred<void>();
+    const c = new Coalescer<number, number>(
+      async (reqs) => {
+        await gate.promise;
+        return reqs;
+      },
+      { maxInFlight: 2, maxBatch: 10 },
+    );
+    expect(c.settled()).toBeUndefined(); // nothing in flight: nothing to wait for
+    let settledNext: Promise<void> | undefined | "unset" = "unset";
+    const a = c.request(1).then((v) => {
+      settledNext = c.settled(); // what the caller asks on its answer
+      return v;
+    });
+    await turn();
+    const waiting = c.settled();
+    expect(waiting).toBeInstanceOf(Promise);
+    let done = false;
+    void waiting!.then(() => {
+      done = true;
+    });
+    await turn();
+    expect(done).toBe(false);
+    gate.resolve();
+    expect(await a).toBe(1);
+    await waiting;
+    expect(done).toBe(true);
+    expect(settledNext).toBeUndefined();
+  });
+
+  it("waitFor holds the first request until what it returns settles, and what arrives meanwhile goes with it", async () => {
+    const lookups = deferred<void>();
+    const seen: number[][] = [];
+    const c = new Coalescer<number, number>(
+      async (reqs) => {
+        seen.push(reqs);
+        return reqs;
+      },
+      { maxInFlight: 4, maxBatch: 16, spread: true, waitFor: () => lookups.promise },
+    );
+    const first = c.request(0);
+    await turn();
+    await turn();
+    expect(seen).toEqual([]); // held: a lookup is in flight
+    const rest = Array.from({ length: 7 }, (_, i) => c.request(i + 1));
+    lookups.resolve();
+    expect(await Promise.all([first, ...rest])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(seen).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+    ]);
+  });
+
+  it("the wait is bounded: a lookup that hangs does not hold the requests up past waitForMaxMs", async () => {
+    const seen: number[] = [];
+    const c = new Coalescer<number, number>(
+      async (reqs) => {
+        seen.push(...reqs);
+        return reqs;
+      },
+      { maxInFlight: 1, maxBatch: 4, waitFor: () => new Promise<void>(() => {}), waitForMaxMs: 20 },
+    );
+    const t0 = performance.now();
+    expect(await c.request(7)).toBe(7);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(15);
+    expect(seen).toEqual([7]);
+  });
 });
