@@ -78,7 +78,9 @@ npm run --silent test:k8s || k8s_status=$?
 section "summary"
 tree_status=0
 check_tree_unchanged "the test run" || tree_status=1
-node scripts/summarize-tests.ts out/vitest.json out/csi-sanity/junit-mount.xml out/csi-sanity/junit-block.xml \
-  out/e2e/junit.xml out/e2e/csi-sanity/junit-mount.xml out/e2e/csi-sanity/junit-block.xml out/k8s/junit.xml
+node scripts/summarize-tests.ts "deploy files=$deploy_status:" "vitest=$vitest_status:out/vitest.json" \
+  "csi-sanity=$sanity_status:out/csi-sanity/junit-mount.xml,out/csi-sanity/junit-block.xml" \
+  "e2e=$e2e_status:out/e2e/junit.xml,out/e2e/csi-sanity/junit-mount.xml,out/e2e/csi-sanity/junit-block.xml" \
+  "k8s=$k8s_status:out/k8s/junit.xml" "tracked files unchanged=$tree_status:"
 echo "took $(( $(date +%s) - started )) s"
 exit $(( vitest_status || sanity_status || deploy_status || e2e_status || k8s_status || tree_status ))

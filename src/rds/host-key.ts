@@ -1,5 +1,6 @@
-// Host key pinning for the RDS: the operator gives either the OpenSSH public key line (as printed by
-// `/ip/ssh/export-host-key` or ssh-keyscan) or its `SHA256:` fingerprint (as printed by `ssh-keygen -lf`).
+// Host key pinning for the RDS: the operator gives either the OpenSSH public key line (made from the PEM file
+// `/ip/ssh/export-host-key` writes, docs/install.md, or from ssh-keyscan) or its `SHA256:` fingerprint (as
+// printed by `ssh-keygen -lf`).
 import { createHash } from "node:crypto";
 import { RdsError } from "./types.ts";
 
