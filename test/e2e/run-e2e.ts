@@ -86,13 +86,21 @@ async function main(): Promise<number> {
       timeoutMs: Number(values["timeout-s"] ?? 900) * 1000,
     });
   let boot = await runVm();
-  // Node itself very rarely dies inside the emulator (a V8 fatal check or SIGTRAP while loading modules
-  // under TCG, seen once in ~20 boots). That says nothing about the driver: boot once more, loudly.
-  if (!values.entry && EMULATOR_CRASH.test(boot.console) && ranNothing(join(E2E_OUT, "vitest.json"))) {
+  // Node itself sometimes dies inside the emulator (a V8 fatal check, SIGTRAP or SIGSEGV while loading
+  // modules under TCG: 3 boots in 16, twice in a row once). Before any test ran, that says nothing
+  // about the driver: boot again, loudly, at most twice more.
+  for (
+    let retry = 1;
+    retry <= 2 &&
+    !values.entry &&
+    EMULATOR_CRASH.test(boot.console) &&
+    ranNothing(join(E2E_OUT, "vitest.json"));
+    retry++
+  ) {
     console.log(
-      "e2e: Node crashed inside the emulator before any test ran (see console.log.1); booting the VM once more",
+      `e2e: Node crashed inside the emulator before any test ran (see console.log.${retry}); booting the VM again`,
     );
-    renameSync(consoleLog, `${consoleLog}.1`);
+    renameSync(consoleLog, `${consoleLog}.${retry}`);
     boot = await runVm();
   }
   console.log(
