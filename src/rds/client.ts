@@ -77,7 +77,11 @@ export class SshRdsClient implements RdsClient {
   readonly #conn: SshConnection;
   readonly #log: Logger;
   readonly #allocTimeoutMs: number;
-  /** Concurrent lookups share execs; half the channels at most, so writes always find one. */
+  /**
+   * Concurrent lookups share execs: at most half as many merged lookups at once as there are channels. Each
+   * is one exec, or two side by side while two channels are free, so lookups may briefly hold every
+   * channel; a write then waits for one lookup at most.
+   */
   readonly #reads: Coalescer<Lookup, LookupResult>;
   /** Concurrent `/disk add`s share execs too (a burst of CreateVolume); one channel is left for the rest. */
   readonly #adds: Coalescer<PendingAdd, FileDisk>;
@@ -161,22 +165,13 @@ export class SshRdsClient implements RdsClient {
     // command and 3 per exec; about 76 instead of 92 on the rds-hardware profile). When
     // channels are short they share one exec, marked (batch.ts): fewer channels, same round trips.
     const sideBySide = cmds.length === 2 && this.#conn.freeChannels >= 2;
-    const texts = sideBySide
-      ? await Promise.all(
-          cmds.map(
-            async (c) =>
-              (
-                await this.#batch(
-                  [{ commands: [c], mutation: false }],
-                  batch.length === 1 ? c.verb : "batch read",
-                )
-              )[0]!,
-          ),
-        )
-      : await this.#batch(
-          cmds.map((c) => ({ commands: [c], mutation: false })),
-          batch.length === 1 && cmds.length === 1 ? cmds[0]!.verb : "batch read",
-        );
+    // One exec of the given prints, named by its command when it answers one lookup with one print.
+    const read = (prints: RosCommand[]) =>
+      this.#batch(
+        prints.map((c) => ({ commands: [c], mutation: false })),
+        batch.length === 1 && prints.length === 1 ? prints[0]!.verb : "batch read",
+      );
+    const texts = sideBySide ? (await Promise.all(cmds.map((c) => read([c])))).flat() : await read(cmds);
     const diskRecords = disks ? this.#parse(texts[0]!, disks, DISK_KEYS) : [];
     const fileRecords = fileCmd ? this.#parse(texts[cmds.length - 1]!, fileCmd, FILE_KEYS) : [];
     return batch.map((l) => {
