@@ -3,7 +3,8 @@
 # from images built from our Dockerfile, against the RDS simulator (docs/k8s-e2e.md).
 #   build (cached by version) -> cluster up -> simulator + Secret + helm install -> scenarios -> teardown
 # Writes out/k8s/junit.xml (one testcase per phase and scenario) and out/k8s/timings.txt. On failure
-# out/k8s/ keeps describe/events/pod logs (artefacts/) and every process's log (logs/).
+# out/k8s/ keeps describe/events/pod logs (artefacts/) and every process's log (logs/), and a digest of
+# them is printed right after the failed step.
 # K8S_SCENARIOS="01 02" runs only those; K8S_KEEP=1 leaves the cluster up after the run (no teardown);
 # K8S_NODES=1|2 makes fewer nodes (the multi-node scenarios then fail and say why).
 source "$(dirname "$0")/lib/common.sh"
@@ -40,15 +41,16 @@ scenarios=()
 for f in "$K8S_DIR"/scenarios/[0-9]*.sh; do
   n=$(basename "$f"); [[ -z ${K8S_SCENARIOS:-} || " $K8S_SCENARIOS " == *" ${n:0:2} "* ]] && scenarios+=("$f")
 done
+# collect STEP: keep the artefacts of a failed step and print their digest (cluster/collect.sh)
+collect() { "$K8S_DIR/cluster/collect.sh" "$1" || true; }
 ok=1
 phase "build: system packages" "$K8S_DIR/build/packages.sh" && phase "build: go binaries" "$K8S_DIR/build/binaries.sh" && phase "build: images" "$K8S_DIR/build/images.sh" &&
-  phase "cluster up" "$K8S_DIR/cluster/up.sh" && phase "helm install" "$K8S_DIR/driver/install.sh" || ok=0
+  phase "cluster up" "$K8S_DIR/cluster/up.sh" && phase "helm install" "$K8S_DIR/driver/install.sh" || { ok=0; collect "the cluster or the driver failed to come up"; }
 for f in "${scenarios[@]}"; do
   name="scenario $(basename "$f" .sh)"
   if ((ok == 0)); then record "$name" 0 "not run: the cluster or the driver did not come up"; continue; fi
-  phase "$name" timeout 900 bash "$f" || { "$K8S_DIR/cluster/collect.sh" >/dev/null 2>&1; }
+  phase "$name" timeout 900 bash "$f" || collect "$name failed"
 done
-((failed == 0)) || "$K8S_DIR/cluster/collect.sh" >/dev/null 2>&1 || true
 teardown
 write_junit
 log "k8s: ${#cases[@]} steps, $failed failed (out/k8s/junit.xml, timings in out/k8s/timings.txt)"
