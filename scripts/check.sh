@@ -38,6 +38,8 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
 fi
 echo "ok: e2fsprogs xfsprogs util-linux mount kmod"
+# The later sections need about 20 GiB on a cold machine (README); a full disk shows up late and obscurely.
+echo "disk: $(df -Pm . | awk 'NR == 2 { printf "%.1f GiB free", $4 / 1024 }') under $PWD"
 
 section "npm dependencies (npm ci from the complete lock file; Node 24 from the node@24 package)"
 # `npm ci` installs exactly the lock and refuses a lock that disagrees with package.json (EUSAGE), so the

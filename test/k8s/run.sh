@@ -37,6 +37,18 @@ teardown() {
 trap 'write_junit' EXIT
 "$K8S_DIR/cluster/down.sh" >/dev/null 2>&1 || true   # a cluster left by an interrupted run
 
+# Disk: the nodes' state is on the CI host's own disk. Measured peaks: the three nodes' containerd hold about
+# 5.5 GiB of images (each node imports every image and unpacks it), a cold image build writes about 2.2 GiB
+# under .cache/, and kubelet evicts pods below 512 MiB free (cluster/configs.sh). A run on a host with less
+# free than that ends in evictions and a "timed out" with no visible cause (one CI run did), so say it first.
+free_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
+need=$((7 * 1024))
+[[ -s $CACHE/images/current ]] || need=$((need + 2304))
+mkdir -p "$(dirname "$STATE")" "$CACHE"
+have=$(free_mib "$(dirname "$STATE")")
+log "disk: $((have / 1024)) GiB free for $STATE (the suite needs about $((need / 1024)) GiB)"
+((have >= need)) || die "not enough free disk: $have MiB free under $(dirname "$STATE"), the suite needs about $need MiB"
+
 scenarios=()
 for f in "$K8S_DIR"/scenarios/[0-9]*.sh; do
   n=$(basename "$f"); [[ -z ${K8S_SCENARIOS:-} || " $K8S_SCENARIOS " == *" ${n:0:2} "* ]] && scenarios+=("$f")
