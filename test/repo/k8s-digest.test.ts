@@ -82,6 +82,16 @@ write(artefacts, "pods.json", [
     status: { phase: "Running", conditions: ready("True") },
   },
   { metadata: { name: "done-job", namespace: "s01" }, status: { phase: "Succeeded" } },
+  {
+    // what the fresh-clone run of ff6320e showed on a host whose disk was full
+    metadata: { name: "snapshot-controller-947d978f-ev", namespace: "kube-system" },
+    spec: { nodeName: "vm-c", containers: [{ name: "snapshot-controller" }] },
+    status: {
+      phase: "Failed",
+      reason: "Evicted",
+      message: "The node was low on resource: ephemeral-storage.",
+    },
+  },
 ]);
 write(artefacts, "events.json", [
   {
@@ -132,7 +142,7 @@ describe("the k8s failure digest", () => {
     expect(out).not.toContain("DaemonSet rds-csi/rds-csi-node");
   });
   it("shows the stuck pod's node, container state, events, previous logs and the errors that name it", () => {
-    expect(out).toContain("pods: 3, not Running and Ready: 1");
+    expect(out).toContain("pods: 4, not Running and Ready: 2");
     expect(out).toContain("pod kube-system/snapshot-controller-947d978f-x1 on vm-b: Pending");
     expect(out).toContain(
       "container snapshot-controller: waiting, CrashLoopBackOff, back-off 40s restarting failed container, 3 restarts, last: terminated Error exit 1",
@@ -145,6 +155,11 @@ describe("the k8s failure digest", () => {
     expect(out).not.toContain("SyncLoop ADD");
     expect(out).toContain(
       'kube-controller-manager: E1206 20:17:00 replica_set.go:640] sync "kube-system/snapshot-controller-947d978f" failed',
+    );
+  });
+  it("says why a pod was evicted", () => {
+    expect(out).toContain(
+      "pod kube-system/snapshot-controller-947d978f-ev on vm-c: Failed Evicted The node was low on resource: ephemeral-storage.",
     );
   });
   it("leaves healthy and finished pods out and ends with the latest warnings", () => {
