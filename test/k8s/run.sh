@@ -41,10 +41,8 @@ trap 'write_junit' EXIT
 # 5.5 GiB of images (each node imports every image and unpacks it), a cold image build writes about 2.2 GiB
 # under .cache/, and kubelet evicts pods below 512 MiB free (cluster/configs.sh). A run on a host with less
 # free than that ends in evictions and a "timed out" with no visible cause (one CI run did), so say it first.
-free_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 need=$((7 * 1024))
 [[ -s $CACHE/images/current ]] || need=$((need + 2304))
-mkdir -p "$(dirname "$STATE")" "$CACHE"
 have=$(free_mib "$(dirname "$STATE")")
 log "disk: $((have / 1024)) GiB free for $STATE (the suite needs about $((need / 1024)) GiB)"
 ((have >= need)) || die "not enough free disk: $have MiB free under $(dirname "$STATE"), the suite needs about $need MiB"

@@ -23,12 +23,11 @@ interface Condition {
 }
 interface ContainerStatus {
   name: string;
-  ready?: boolean;
   restartCount?: number;
   state?: Record<string, { reason?: string; message?: string; exitCode?: number }>;
   lastState?: Record<string, { reason?: string; message?: string; exitCode?: number }>;
 }
-export interface Pod {
+interface Pod {
   metadata: Meta;
   spec?: {
     nodeName?: string;
@@ -44,26 +43,24 @@ export interface Pod {
     containerStatuses?: ContainerStatus[];
   };
 }
-export interface Workload {
+interface Workload {
   kind: string;
   metadata: Meta;
   spec?: { replicas?: number };
   status?: {
     replicas?: number;
-    readyReplicas?: number;
     availableReplicas?: number;
     desiredNumberScheduled?: number;
     numberAvailable?: number;
-    observedGeneration?: number;
     conditions?: Condition[];
   };
 }
-export interface Node {
+interface Node {
   metadata: Meta;
   spec?: { taints?: Array<{ key: string; effect: string }> };
   status?: { conditions?: Condition[] };
 }
-export interface Event {
+interface Event {
   type?: string;
   reason?: string;
   message?: string;
@@ -72,7 +69,7 @@ export interface Event {
   eventTime?: string | null;
   involvedObject?: { kind?: string; name?: string; namespace?: string };
 }
-export interface Snapshot {
+interface Snapshot {
   nodes: Node[];
   workloads: Workload[];
   pods: Pod[];
@@ -87,14 +84,13 @@ const MAX_LINE = 240;
 const clip = (s: string) => (s.length > MAX_LINE ? `${s.slice(0, MAX_LINE - 1)}…` : s);
 const id = (m: Meta) => `${m.namespace ?? ""}/${m.name}`;
 const when = (e: Event) => e.lastTimestamp ?? e.eventTime ?? "";
+const isReady = (conditions: Condition[] | undefined) =>
+  conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 
 /** A pod counts as unhealthy until it runs with every container ready (finished Jobs' pods do not count). */
-export function unhealthy(p: Pod): boolean {
+function unhealthy(p: Pod): boolean {
   if (p.status?.phase === "Succeeded") return false;
-  return !(
-    p.status?.phase === "Running" &&
-    p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True")
-  );
+  return !(p.status?.phase === "Running" && isReady(p.status.conditions));
 }
 
 function short(w: Workload): boolean {
@@ -126,9 +122,8 @@ function logErrors(text: string, needle: string, n: number): string[] {
 
 export function digest(s: Snapshot): string[] {
   const out: string[] = [];
-  const notReady = s.nodes.filter(
-    (n) => !n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-  );
+  const events = [...s.events].sort((a, b) => when(a).localeCompare(when(b))); // oldest first
+  const notReady = s.nodes.filter((n) => !isReady(n.status?.conditions));
   out.push(
     `nodes: ${s.nodes.length}, not Ready: ${notReady.map((n) => n.metadata.name).join(" ") || "none"}`,
   );
@@ -163,14 +158,13 @@ export function digest(s: Snapshot): string[] {
     }
     for (const c of [...(st.initContainerStatuses ?? []), ...(st.containerStatuses ?? [])])
       out.push(`  ${containerLine(c)}`);
-    const events = s.events
+    const podEvents = events
       .filter(
         (e) =>
           e.involvedObject?.name === p.metadata.name && e.involvedObject.namespace === p.metadata.namespace,
       )
-      .sort((a, b) => when(a).localeCompare(when(b)))
       .slice(-6);
-    for (const e of events)
+    for (const e of podEvents)
       out.push(
         clip(
           `  event ${e.type} ${e.reason}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ""}: ${e.message ?? ""}`,
@@ -187,10 +181,7 @@ export function digest(s: Snapshot): string[] {
       out.push(`  kube-controller-manager: ${l}`);
     }
   }
-  const warnings = s.events
-    .filter((e) => e.type === "Warning")
-    .sort((a, b) => when(a).localeCompare(when(b)))
-    .slice(-10);
+  const warnings = events.filter((e) => e.type === "Warning").slice(-10);
   out.push(`latest Warning events: ${warnings.length ? "" : "none"}`.trimEnd());
   for (const e of warnings) {
     const o = e.involvedObject ?? {};

@@ -49,4 +49,4 @@ wait_for 120 "$nodes nodes to register" registered
 wait_for 120 "the nodes to be Ready" k wait --for=condition=Ready node --all --timeout=2s
 wait_for 60 "the default ServiceAccount" k get serviceaccount default
 log "cluster: $nodes nodes Ready ($(k get nodes -o name | cut -d/ -f2 | tr '\n' ' ')), $((SECONDS - started)) s after start"
-log "cluster: $(du -sxm "$STATE" | cut -f1) MiB under $STATE, $(df -Pm "$STATE" | awk 'NR == 2 { print $4 }') MiB free"
+log "cluster: $(du -sxm "$STATE" | cut -f1) MiB under $STATE, $(free_mib "$STATE") MiB free"

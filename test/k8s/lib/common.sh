@@ -52,6 +52,8 @@ die() { log "FAILED: $*"; exit 1; }
 in_ns() { on_node a "$@"; }
 k() { in_ns kubectl "$@"; }
 helm() { in_ns "$K8S_ROOT/.cache/bin/helm" "$@"; }
+# free_mib PATH: MiB free on the filesystem of PATH.
+free_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 # wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND every second until it succeeds.
 wait_for() {
   local limit=$1 what=$2; shift 2
